@@ -178,9 +178,11 @@ impl Options {
     pub fn get_parsed<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, BackendError> {
         match self.get(key) {
             None => Ok(None),
-            Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
-                BackendError::invalid(format!("option `{key}`: cannot parse `{v}`"))
-            }),
+            Some(v) => {
+                v.trim().parse::<T>().map(Some).map_err(|_| {
+                    BackendError::invalid(format!("option `{key}`: cannot parse `{v}`"))
+                })
+            }
         }
     }
 }

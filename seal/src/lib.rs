@@ -354,10 +354,7 @@ mod tests {
         for order in [SealOrder::BigEndian, SealOrder::LittleEndian] {
             assert_eq!(order.limbs(&seal)[3], order.top_word(&seal));
         }
-        assert_eq!(
-            SealOrder::BigEndian.top_word(&seal),
-            0x0001020304050607u64
-        );
+        assert_eq!(SealOrder::BigEndian.top_word(&seal), 0x0001020304050607u64);
     }
 
     #[test]

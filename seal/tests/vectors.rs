@@ -7,7 +7,10 @@ use pow_seal::{
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/../tests/data/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../tests/data/vectors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
@@ -93,7 +96,11 @@ fn legacy_solve_vectors_both_orders() {
         let start = u64_of(&case["nonce_start"]);
         for (order, nf, sf) in [
             (SealOrder::BigEndian, "first_nonce", "seal"),
-            (SealOrder::LittleEndian, "first_nonce_runtime_le", "seal_runtime_le"),
+            (
+                SealOrder::LittleEndian,
+                "first_nonce_runtime_le",
+                "seal_runtime_le",
+            ),
         ] {
             let work = Work::new(legacy(case, order), d);
             let (n, seal) = scan(&work, start);
@@ -110,7 +117,10 @@ fn v1_seal_vectors() {
     assert_eq!(cases.len(), 48);
     for case in cases {
         let c = v1(case);
-        assert_eq!(pow_seal::to_hex(&c.prefix()), case["prefix"].as_str().unwrap());
+        assert_eq!(
+            pow_seal::to_hex(&c.prefix()),
+            case["prefix"].as_str().unwrap()
+        );
         let nonce = u64_of(&case["nonce"]);
         let seal = c.seal(nonce);
         assert_eq!(seal, b32(&case["seal"]));

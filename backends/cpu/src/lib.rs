@@ -1,0 +1,235 @@
+//! CPU solver backend for pow-host: one device that searches on every core.
+//!
+//! A search range is cut into chunks that worker threads claim in ascending order from a
+//! shared counter; a hit lowers a shared bound so that no thread works past it, and the
+//! cancel flag is checked between chunks.
+
+pub mod portable;
+pub mod prepared;
+
+use pow_backend_api::{
+    Backend, BackendError, Device, DeviceInfo, DeviceKind, Hit, Job, Options, SearchOutcome,
+};
+use prepared::PreparedJob;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// A hashing path: searches `[start, start + count)` of a prepared job and returns the lowest
+/// passing index.
+pub type SearchFn = fn(&PreparedJob, u64, u64) -> Option<Hit>;
+
+/// A named hashing path available on this CPU.
+#[derive(Clone, Copy)]
+pub struct Path {
+    /// Name shown to the user (`portable`, `avx2`, ...).
+    pub name: &'static str,
+    /// The search function.
+    pub search: SearchFn,
+}
+
+/// Every path this CPU can run, fastest first.
+pub fn available_paths() -> Vec<Path> {
+    vec![Path {
+        name: "portable",
+        search: portable::search,
+    }]
+}
+
+/// The path chosen by name, or the fastest available.
+pub fn select_path(name: Option<&str>) -> Result<Path, BackendError> {
+    let paths = available_paths();
+    match name {
+        None | Some("auto") => Ok(paths[0]),
+        Some(n) => paths.iter().copied().find(|p| p.name == n).ok_or_else(|| {
+            let names: Vec<_> = paths.iter().map(|p| p.name).collect();
+            BackendError::invalid(format!(
+                "CPU path `{n}` is not available here; available: {}",
+                names.join(", ")
+            ))
+        }),
+    }
+}
+
+/// Number of worker threads to use: `threads` option, else one per available core.
+fn thread_count(options: &Options) -> Result<usize, BackendError> {
+    let n = options.get_parsed::<usize>("threads")?.unwrap_or(0);
+    Ok(if n == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        n
+    })
+}
+
+/// The CPU backend.
+#[derive(Default)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn name(&self) -> &str {
+        "cpu"
+    }
+
+    fn description(&self) -> String {
+        "host CPU, all cores".into()
+    }
+
+    fn list_devices(&self, options: &Options) -> Result<Vec<DeviceInfo>, BackendError> {
+        let threads = thread_count(options)?;
+        let path = select_path(options.get("path"))?;
+        Ok(vec![device_info(threads, path)])
+    }
+
+    fn open_device(&self, index: u32, options: &Options) -> Result<Box<dyn Device>, BackendError> {
+        if index != 0 {
+            return Err(BackendError::invalid(format!(
+                "the cpu backend has one device (0), not {index}"
+            )));
+        }
+        let threads = thread_count(options)?;
+        let path = select_path(options.get("path"))?;
+        Ok(Box::new(CpuDevice::new(threads, path)))
+    }
+}
+
+fn device_info(threads: usize, path: Path) -> DeviceInfo {
+    DeviceInfo {
+        index: 0,
+        name: format!("CPU ({threads} threads)").into(),
+        kind: DeviceKind::Cpu,
+        compute_units: threads as u32,
+        detail: format!("path {}", path.name).into(),
+    }
+}
+
+/// Indexes one worker claims at a time: small enough to react to a cancel within a few
+/// milliseconds, large enough that claiming costs nothing.
+const CHUNK: u64 = 8192;
+
+/// The CPU device: a thread count, a hashing path and the current job.
+pub struct CpuDevice {
+    threads: usize,
+    path: Path,
+    job: Option<PreparedJob>,
+}
+
+impl CpuDevice {
+    /// A device with `threads` workers on `path`.
+    pub fn new(threads: usize, path: Path) -> Self {
+        CpuDevice {
+            threads: threads.max(1),
+            path,
+            job: None,
+        }
+    }
+}
+
+impl Device for CpuDevice {
+    fn info(&self) -> DeviceInfo {
+        device_info(self.threads, self.path)
+    }
+
+    fn set_job(&mut self, job: &Job) -> Result<(), BackendError> {
+        self.job = Some(PreparedJob::new(job));
+        Ok(())
+    }
+
+    fn search(
+        &mut self,
+        start: u64,
+        count: u64,
+        cancel: &AtomicBool,
+    ) -> Result<SearchOutcome, BackendError> {
+        let job = self
+            .job
+            .as_ref()
+            .ok_or_else(|| BackendError::invalid("search called before set_job"))?;
+        Ok(parallel_search(
+            job,
+            self.path.search,
+            self.threads,
+            start,
+            count,
+            cancel,
+        ))
+    }
+}
+
+/// Searches a range on `threads` workers with `search`; see [`SearchOutcome`] for the result's
+/// meaning.
+pub fn parallel_search(
+    job: &PreparedJob,
+    search: SearchFn,
+    threads: usize,
+    start: u64,
+    count: u64,
+    cancel: &AtomicBool,
+) -> SearchOutcome {
+    let chunks = count.div_ceil(CHUNK);
+    let next_chunk = AtomicU64::new(0);
+    // Offset (from `start`) of the lowest hit so far; u64::MAX when none.
+    let best_hit = AtomicU64::new(u64::MAX);
+    // Lowest chunk a worker abandoned because of the cancel flag.
+    let abandoned = AtomicU64::new(u64::MAX);
+    let attempts = AtomicU64::new(0);
+    let hits = Mutex::new(Vec::<Hit>::new());
+
+    let worker = || loop {
+        if cancel.load(Ordering::Relaxed) {
+            break;
+        }
+        let c = next_chunk.fetch_add(1, Ordering::Relaxed);
+        if c >= chunks {
+            break;
+        }
+        let offset = c * CHUNK;
+        if offset > best_hit.load(Ordering::Relaxed) {
+            break;
+        }
+        let len = CHUNK.min(count - offset);
+        if cancel.load(Ordering::Relaxed) {
+            abandoned.fetch_min(c, Ordering::Relaxed);
+            break;
+        }
+        let hit = search(job, start.wrapping_add(offset), len);
+        match hit {
+            Some(h) => {
+                let hit_offset = h.index.wrapping_sub(start);
+                attempts.fetch_add(hit_offset - offset + 1, Ordering::Relaxed);
+                best_hit.fetch_min(hit_offset, Ordering::Relaxed);
+                hits.lock().unwrap().push(h);
+            }
+            None => {
+                attempts.fetch_add(len, Ordering::Relaxed);
+            }
+        }
+    };
+
+    if threads <= 1 || chunks <= 1 {
+        worker();
+    } else {
+        std::thread::scope(|s| {
+            for _ in 0..threads.min(chunks as usize) {
+                s.spawn(worker);
+            }
+        });
+    }
+
+    let mut hits = hits.into_inner().unwrap();
+    hits.sort_by_key(|h| h.index.wrapping_sub(start));
+    let best = best_hit.load(Ordering::Relaxed);
+    let claimed = next_chunk.load(Ordering::Relaxed).min(chunks);
+    let done_chunks = claimed.min(abandoned.load(Ordering::Relaxed));
+    let complete = (done_chunks * CHUNK).min(count);
+    let searched = if best != u64::MAX {
+        (best + 1).min(complete)
+    } else {
+        complete
+    };
+    SearchOutcome {
+        searched,
+        attempts: attempts.load(Ordering::Relaxed),
+        hits: hits.into(),
+    }
+}
+
+pow_backend_api::export_backend!(CpuBackend);

@@ -1,0 +1,120 @@
+//! Per-job precomputation shared by every CPU path: the SHA-256 midstate of the constant
+//! blocks before the nonce and the padded tail blocks with the nonce bytes left blank.
+
+use pow_backend_api::{Job, NonceMapping};
+use sha2::digest::generic_array::GenericArray;
+
+/// SHA-256 initial state.
+pub const SHA256_IV: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// A job laid out for hashing.
+#[derive(Clone, Debug)]
+pub struct PreparedJob {
+    /// State after compressing every block that lies wholly before the nonce.
+    pub midstate: [u32; 8],
+    /// The remaining padded blocks (one to three), nonce bytes zeroed.
+    pub tail: Vec<[u8; 64]>,
+    /// Byte offset of the nonce inside `tail` (as if the tail blocks were one buffer).
+    pub nonce_offset: usize,
+    /// Seal order: `true` = big-endian.
+    pub seal_big_endian: bool,
+    /// Target limbs, least significant first.
+    pub target: [u64; 4],
+    /// Index-to-nonce mapping.
+    pub mapping: NonceMapping,
+}
+
+impl PreparedJob {
+    /// Lays out a job.
+    pub fn new(job: &Job) -> PreparedJob {
+        let prefix: &[u8] = &job.prefix;
+        let suffix: &[u8] = &job.suffix;
+        let total = prefix.len() + 8 + suffix.len();
+        let constant_blocks = prefix.len() / 64;
+        let mut midstate = SHA256_IV;
+        for block in prefix.chunks_exact(64).take(constant_blocks) {
+            sha2::compress256(&mut midstate, &[*GenericArray::from_slice(block)]);
+        }
+        // Padded remainder: rest of prefix, nonce placeholder, suffix, 0x80, zeros, bit length.
+        let mut rest = Vec::with_capacity(192);
+        rest.extend_from_slice(&prefix[constant_blocks * 64..]);
+        let nonce_offset = rest.len();
+        rest.extend_from_slice(&[0u8; 8]);
+        rest.extend_from_slice(suffix);
+        rest.push(0x80);
+        while rest.len() % 64 != 56 {
+            rest.push(0);
+        }
+        rest.extend_from_slice(&((total as u64) * 8).to_be_bytes());
+        let tail = rest
+            .chunks_exact(64)
+            .map(|c| c.try_into().unwrap())
+            .collect();
+        PreparedJob {
+            midstate,
+            tail,
+            nonce_offset,
+            seal_big_endian: job.seal_big_endian,
+            target: job.target,
+            mapping: job.mapping,
+        }
+    }
+
+    /// The top 64 bits of the seal integer from the four Keccak output lanes.
+    #[inline(always)]
+    pub fn top_word(&self, lanes: &[u64; 4]) -> u64 {
+        if self.seal_big_endian {
+            lanes[0].swap_bytes()
+        } else {
+            lanes[3]
+        }
+    }
+
+    /// The full 256-bit comparison, run only for candidates whose top word is not above the
+    /// target's.
+    pub fn meets(&self, lanes: &[u64; 4]) -> bool {
+        let limbs = if self.seal_big_endian {
+            [
+                lanes[3].swap_bytes(),
+                lanes[2].swap_bytes(),
+                lanes[1].swap_bytes(),
+                lanes[0].swap_bytes(),
+            ]
+        } else {
+            *lanes
+        };
+        for i in (0..4).rev() {
+            if limbs[i] != self.target[i] {
+                return limbs[i] < self.target[i];
+            }
+        }
+        true
+    }
+}
+
+/// Seal bytes from the four Keccak output lanes.
+pub fn seal_bytes(lanes: &[u64; 4]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    for (i, lane) in lanes.iter().enumerate() {
+        out[i * 8..i * 8 + 8].copy_from_slice(&lane.to_le_bytes());
+    }
+    out
+}
+
+/// Keccak-256 state for a 32-byte input: the digest in lanes 0..4, padding 0x01 after it and
+/// 0x80 at the end of the 136-byte rate.
+#[inline(always)]
+pub fn keccak_state_for_digest(digest: &[u32; 8]) -> [u64; 25] {
+    let mut st = [0u64; 25];
+    for i in 0..4 {
+        // SHA-256 words are big-endian byte strings; Keccak lanes read bytes little-endian.
+        let hi = digest[2 * i + 1].swap_bytes() as u64;
+        let lo = digest[2 * i].swap_bytes() as u64;
+        st[i] = (hi << 32) | lo;
+    }
+    st[4] = 0x01;
+    st[16] = 0x8000_0000_0000_0000;
+    st
+}

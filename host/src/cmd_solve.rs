@@ -1,0 +1,218 @@
+//! `pow-host solve`: solve one challenge offline.
+
+use crate::Context;
+use pow_backend_api::{Job, NonceMapping};
+use pow_host::keys::parse_public_key;
+use pow_host::solver::solve;
+use pow_host::Failure;
+use pow_seal::{Bytes32, Challenge, SealOrder, Work, FAUCET_DIFFICULTY};
+use serde_json::json;
+
+/// Which challenge to solve.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeKind {
+    /// `pow_register` (bittensor 11): domain, netuid, block hash, hotkey, coldkey.
+    V1,
+    /// Legacy `register` (runtimes up to spec 394): nonce ‖ keccak(block hash ‖ hotkey).
+    Legacy,
+    /// `faucet` (test and dev runtimes): the legacy layout with the coldkey.
+    Faucet,
+}
+
+/// The order in which nonces are tried.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceOrder {
+    /// The backend-api mapping that lets backends hoist constant hashing work (for v1 the
+    /// nonce's top three bytes change fastest).
+    Fast,
+    /// Nonces in plain ascending order from `--nonce-start`.
+    Sequential,
+}
+
+/// Arguments of `pow-host solve`.
+#[derive(clap::Args, Debug)]
+pub struct SolveArgs {
+    /// Challenge to solve.
+    #[arg(long, value_enum, default_value = "v1")]
+    challenge: ChallengeKind,
+    /// Use a built-in sample challenge (v1, netuid 1, //Bob hotkey, //Alice coldkey) and
+    /// difficulty 10,000,000 unless given.
+    #[arg(long)]
+    sample: bool,
+    /// Subnet id (v1).
+    #[arg(long)]
+    netuid: Option<u16>,
+    /// Hash of the work block, 0x-hex.
+    #[arg(long, value_name = "0xHEX")]
+    block_hash: Option<String>,
+    /// Hotkey: SS58 address or 0x-hex public key (v1, legacy).
+    #[arg(long, value_name = "KEY")]
+    hotkey: Option<String>,
+    /// Coldkey: SS58 address or 0x-hex public key (v1, faucet).
+    #[arg(long, value_name = "KEY")]
+    coldkey: Option<String>,
+    /// Difficulty (0 counts as 1; faucet defaults to 1,000,000).
+    #[arg(long, value_name = "D")]
+    difficulty: Option<u64>,
+    /// Seal byte order for legacy: `be` (runtimes up to spec 277) or `le` (from 283).
+    #[arg(long, value_name = "be|le", default_value = "le")]
+    seal_order: String,
+    /// First nonce to try (default: random).
+    #[arg(long, value_name = "N")]
+    nonce_start: Option<u64>,
+    /// Nonce enumeration order.
+    #[arg(long, value_enum, default_value = "fast")]
+    nonce_order: NonceOrder,
+    /// Nonce indexes per device batch.
+    #[arg(long, default_value_t = 1 << 20, value_name = "N")]
+    batch: u64,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+const SAMPLE_BLOCK_HASH: &str =
+    "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const SAMPLE_HOTKEY: &str = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+const SAMPLE_COLDKEY: &str = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
+const SAMPLE_DIFFICULTY: u64 = 10_000_000;
+
+fn required<'a>(value: &'a Option<String>, flag: &str, kind: &str) -> Result<&'a str, Failure> {
+    value
+        .as_deref()
+        .ok_or_else(|| Failure::usage(format!("--challenge {kind} needs {flag}")))
+}
+
+fn key(value: &Option<String>, flag: &str, kind: &str) -> Result<Bytes32, Failure> {
+    let text = required(value, flag, kind)?;
+    parse_public_key(text).map_err(|e| Failure::usage(format!("{flag}: {e}")))
+}
+
+fn block_hash(args: &SolveArgs, kind: &str) -> Result<Bytes32, Failure> {
+    let text = required(&args.block_hash, "--block-hash", kind)?;
+    pow_seal::parse_bytes32(text).map_err(|e| Failure::usage(format!("--block-hash: {e}")))
+}
+
+/// Builds the work described by the arguments.
+fn work_from_args(args: &SolveArgs) -> Result<Work, Failure> {
+    if args.sample {
+        let challenge = Challenge::v1(
+            1,
+            pow_seal::parse_bytes32(SAMPLE_BLOCK_HASH).unwrap(),
+            parse_public_key(SAMPLE_HOTKEY).unwrap(),
+            parse_public_key(SAMPLE_COLDKEY).unwrap(),
+        )
+        .unwrap();
+        return Ok(Work::new(
+            challenge,
+            args.difficulty.unwrap_or(SAMPLE_DIFFICULTY),
+        ));
+    }
+    let difficulty = |kind: &str| {
+        args.difficulty
+            .ok_or_else(|| Failure::usage(format!("--challenge {kind} needs --difficulty")))
+    };
+    match args.challenge {
+        ChallengeKind::V1 => {
+            let netuid = args
+                .netuid
+                .ok_or_else(|| Failure::usage("--challenge v1 needs --netuid"))?;
+            let challenge = Challenge::v1(
+                netuid,
+                block_hash(args, "v1")?,
+                key(&args.hotkey, "--hotkey", "v1")?,
+                key(&args.coldkey, "--coldkey", "v1")?,
+            )
+            .map_err(|e| Failure::usage(e.to_string()))?;
+            Ok(Work::new(challenge, difficulty("v1")?))
+        }
+        ChallengeKind::Legacy => {
+            let seal_order: SealOrder = args
+                .seal_order
+                .parse()
+                .map_err(|e: pow_seal::SealError| Failure::usage(e.to_string()))?;
+            let challenge = Challenge::Legacy {
+                block_hash: block_hash(args, "legacy")?,
+                hotkey: key(&args.hotkey, "--hotkey", "legacy")?,
+                seal_order,
+            };
+            Ok(Work::new(challenge, difficulty("legacy")?))
+        }
+        ChallengeKind::Faucet => {
+            let challenge = Challenge::Faucet {
+                block_hash: block_hash(args, "faucet")?,
+                coldkey: key(&args.coldkey, "--coldkey", "faucet")?,
+            };
+            Ok(Work::new(
+                challenge,
+                args.difficulty.unwrap_or(FAUCET_DIFFICULTY),
+            ))
+        }
+    }
+}
+
+pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
+    let work = work_from_args(args)?;
+    let mut job = Job::from_work(&work);
+    if args.nonce_order == NonceOrder::Sequential {
+        job = job.with_mapping(NonceMapping::IDENTITY);
+    }
+    let nonce_start = args.nonce_start.unwrap_or_else(rand::random);
+    let start_index = job.mapping.index(nonce_start);
+
+    let (mut devices, warnings) = ctx.selection.open_devices(&ctx.report.plugins)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if ctx.verbose > 0 {
+        for d in &devices {
+            eprintln!("using {} ({})", d.label(), d.info.name);
+        }
+    }
+    let report = solve(&mut devices, &job, start_index, args.batch);
+    for f in &report.failures {
+        eprintln!("warning: device {} dropped: {}", f.device, f.reason);
+    }
+    let Some(sol) = report.solution else {
+        return Err(Failure::runtime("every device failed; no solution"));
+    };
+    // The solver verified the hit already; check once more against the challenge itself.
+    if !work.verify_claim(sol.hit.nonce, &sol.hit.seal) {
+        return Err(Failure::runtime(
+            "internal error: the solution failed final verification",
+        ));
+    }
+    let seconds = sol.elapsed.as_secs_f64();
+    let rate = sol.attempts as f64 / seconds.max(1e-9);
+    let seal_hex = pow_seal::to_hex(&sol.hit.seal);
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "challenge": work.challenge.kind_name(),
+                "nonce": sol.hit.nonce,
+                "seal": seal_hex,
+                "seal_order": work.challenge.seal_order().as_str(),
+                "difficulty": work.difficulty,
+                "attempts": sol.attempts,
+                "seconds": seconds,
+                "hashes_per_second": rate,
+                "device": sol.device,
+                "nonce_start": nonce_start,
+            })
+        );
+    } else {
+        println!("challenge   {}", work.challenge.kind_name());
+        println!("difficulty  {}", work.difficulty);
+        println!("nonce       {}", sol.hit.nonce);
+        println!("seal        {seal_hex}");
+        println!(
+            "found by    {} after {} attempts in {:.3} s ({:.2} M/s)",
+            sol.device,
+            sol.attempts,
+            seconds,
+            rate / 1e6
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,128 @@
+//! `pow-host`: Bittensor proof-of-work solver that runs backend plugins on every device.
+
+mod cmd_backends;
+mod cmd_solve;
+
+use clap::{Args, Parser, Subcommand};
+use pow_host::plugins::{load_all, plugin_dirs, LoadReport};
+use pow_host::selection::Selection;
+use pow_host::Failure;
+use std::path::PathBuf;
+
+/// Bittensor proof-of-work registration solver with pluggable CPU and GPU backends.
+#[derive(Parser, Debug)]
+#[command(name = "pow-host", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options that apply to every command.
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Backends to use, comma-separated (for example `cuda,cpu`), or `all`.
+    #[arg(long, global = true, default_value = "all", value_name = "LIST")]
+    backends: String,
+    /// Extra folder to load backend plugins from (repeatable).
+    #[arg(long = "plugin-dir", global = true, value_name = "DIR")]
+    plugin_dirs: Vec<PathBuf>,
+    /// CPU worker threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    threads: Option<usize>,
+    /// CUDA devices to use, comma-separated indexes (default: all).
+    #[arg(long, global = true, value_name = "LIST")]
+    cuda_devices: Option<String>,
+    /// OpenCL devices to use, comma-separated indexes (default: all).
+    #[arg(long, global = true, value_name = "LIST")]
+    opencl_devices: Option<String>,
+    /// A backend-specific setting, `BACKEND.KEY=VALUE` (repeatable), e.g. `cpu.path=portable`.
+    #[arg(long = "backend-opt", global = true, value_name = "BACKEND.KEY=VALUE")]
+    backend_opts: Vec<String>,
+    /// More output on stderr (plugin loading, devices).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// List loaded backend plugins and their devices.
+    Backends(cmd_backends::BackendsArgs),
+    /// Solve one challenge offline and print the nonce and seal.
+    Solve(cmd_solve::SolveArgs),
+}
+
+/// What every command gets: the loaded plugins and the user's selection.
+pub struct Context {
+    /// Plugins found and refused.
+    pub report: LoadReport,
+    /// Backends, devices and options asked for.
+    pub selection: Selection,
+    /// Verbosity level.
+    pub verbose: u8,
+}
+
+impl GlobalArgs {
+    fn selection(&self) -> Result<Selection, Failure> {
+        let mut sel = Selection {
+            backends: Selection::parse_backend_list(&self.backends),
+            ..Selection::default()
+        };
+        if let Some(t) = self.threads {
+            sel.common.push(("threads".into(), t.to_string()));
+        }
+        if let Some(list) = &self.cuda_devices {
+            sel.devices
+                .insert("cuda".into(), Selection::parse_device_list(list)?);
+        }
+        if let Some(list) = &self.opencl_devices {
+            sel.devices
+                .insert("opencl".into(), Selection::parse_device_list(list)?);
+        }
+        for opt in &self.backend_opts {
+            sel.add_backend_option(opt)?;
+        }
+        Ok(sel)
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let selection = cli.global.selection()?;
+    let dirs = plugin_dirs(&cli.global.plugin_dirs);
+    let report = load_all(&dirs);
+    if cli.global.verbose > 0 {
+        for d in &dirs {
+            eprintln!("plugin folder: {}", d.path.display());
+        }
+        for p in &report.plugins {
+            eprintln!(
+                "loaded backend `{}` from {} (pow-backend-api {}, interface {})",
+                p.name,
+                p.path.display(),
+                p.api_version,
+                p.interface_version
+            );
+        }
+    }
+    for s in &report.skipped {
+        eprintln!("warning: skipped plugin {}: {}", s.path.display(), s.reason);
+    }
+    let ctx = Context {
+        report,
+        selection,
+        verbose: cli.global.verbose,
+    };
+    match cli.command {
+        Command::Backends(args) => cmd_backends::run(&ctx, &args),
+        Command::Solve(args) => cmd_solve::run(&ctx, &args),
+    }
+}
+
+fn main() {
+    let cli = Cli::parse();
+    if let Err(f) = run(cli) {
+        eprintln!("error: {}", f.message);
+        std::process::exit(f.code);
+    }
+}

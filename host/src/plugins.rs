@@ -1,0 +1,282 @@
+//! Finding and loading backend plugins.
+//!
+//! Every shared library in every plugin folder is loaded by its own abi_stable header (so
+//! several backends live side by side); a file that is not a backend, or is built for another
+//! interface, is reported and skipped.
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use pow_backend_api::{
+    BackendError, BackendModuleRef, DeviceBox, DeviceInfo, Hit, Job, Options, SearchOutcome,
+    INTERFACE_VERSION,
+};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// Environment variable with extra plugin folders, separated by `:`.
+pub const PLUGIN_PATH_ENV: &str = "POW_HOST_PLUGIN_PATH";
+
+/// File-name prefix of the workspace's own backends, found next to the executable in a cargo
+/// target folder (`target/release/libpow_backend_cpu.so`).
+pub const BUILT_IN_PREFIX: &str = "libpow_backend_";
+
+/// A folder to search and whether every library in it is a candidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PluginDir {
+    /// The folder.
+    pub path: PathBuf,
+    /// `false` for the executable's own folder, where only `libpow_backend_*` files are taken.
+    pub all_files: bool,
+}
+
+/// The folders searched, in order: `backends/` next to the executable, the executable's own
+/// folder (workspace backends only, for `cargo build` layouts), each folder of
+/// `POW_HOST_PLUGIN_PATH`, then each `--plugin-dir`.
+pub fn plugin_dirs(extra: &[PathBuf]) -> Vec<PluginDir> {
+    let mut dirs = Vec::new();
+    if let Some(exe_dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
+        dirs.push(PluginDir {
+            path: exe_dir.join("backends"),
+            all_files: true,
+        });
+        dirs.push(PluginDir {
+            path: exe_dir,
+            all_files: false,
+        });
+    }
+    if let Some(paths) = std::env::var_os(PLUGIN_PATH_ENV) {
+        for p in std::env::split_paths(&paths) {
+            if !p.as_os_str().is_empty() {
+                dirs.push(PluginDir {
+                    path: p,
+                    all_files: true,
+                });
+            }
+        }
+    }
+    for p in extra {
+        dirs.push(PluginDir {
+            path: p.clone(),
+            all_files: true,
+        });
+    }
+    dirs
+}
+
+fn is_shared_library(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "so" | "dylib" | "dll"))
+}
+
+/// A loaded backend library.
+pub struct Plugin {
+    /// The library file.
+    pub path: PathBuf,
+    /// Backend name (`--backends` uses it).
+    pub name: String,
+    /// One line about the backend.
+    pub description: String,
+    /// The `pow-backend-api` version the plugin was built with.
+    pub api_version: String,
+    /// The plugin's [`INTERFACE_VERSION`].
+    pub interface_version: u32,
+    module: BackendModuleRef,
+}
+
+/// A file that was not loaded, and why.
+#[derive(Clone, Debug)]
+pub struct Skipped {
+    /// The file.
+    pub path: PathBuf,
+    /// One-line reason.
+    pub reason: String,
+}
+
+/// Everything found in the plugin folders.
+#[derive(Default)]
+pub struct LoadReport {
+    /// Backends loaded, in search order, unique by name.
+    pub plugins: Vec<Plugin>,
+    /// Files that were refused.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Loads every backend in `dirs`. Missing folders are ignored; a backend name seen before is
+/// skipped (the first one found wins).
+pub fn load_all(dirs: &[PluginDir]) -> LoadReport {
+    let mut report = LoadReport::default();
+    let mut seen_files = HashSet::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(&dir.path) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_shared_library(p))
+            .filter(|p| {
+                dir.all_files
+                    || p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(BUILT_IN_PREFIX))
+            })
+            .collect();
+        files.sort();
+        for path in files {
+            let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if !seen_files.insert(canonical) {
+                continue;
+            }
+            match load_file(&path) {
+                Ok(plugin) => {
+                    if let Some(first) = report.plugins.iter().find(|p| p.name == plugin.name) {
+                        report.skipped.push(Skipped {
+                            reason: format!(
+                                "backend `{}` is already loaded from {}",
+                                plugin.name,
+                                first.path.display()
+                            ),
+                            path,
+                        });
+                    } else {
+                        report.plugins.push(plugin);
+                    }
+                }
+                Err(reason) => report.skipped.push(Skipped { path, reason }),
+            }
+        }
+    }
+    report
+}
+
+/// Loads one backend library, checking its abi_stable layout, its `pow-backend-api` version
+/// and its [`INTERFACE_VERSION`].
+pub fn load_file(path: &Path) -> Result<Plugin, String> {
+    let host_api = pow_backend_api::ffi::api_package_version();
+    let header = lib_header_from_path(path).map_err(|e| describe_load_error(&e, host_api))?;
+    let api_version = header.version_strings().version.to_string();
+    let module = header
+        .init_root_module::<BackendModuleRef>()
+        .map_err(|e| describe_load_error(&e, host_api))?;
+    let interface_version = module.interface_version();
+    if interface_version != INTERFACE_VERSION {
+        return Err(format!(
+            "built for backend interface version {interface_version} (pow-backend-api \
+             {api_version}); this host speaks interface version {INTERFACE_VERSION} \
+             (pow-backend-api {host_api}): rebuild the plugin against this host's backend-api"
+        ));
+    }
+    let name = (module.name())()
+        .into_result()
+        .map_err(|e| format!("the plugin failed to give its name: {e}"))?
+        .to_string();
+    if name.is_empty() || name.contains(',') || name.chars().any(char::is_whitespace) {
+        return Err(format!("invalid backend name `{name}`"));
+    }
+    let description = (module.description())()
+        .into_result()
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    Ok(Plugin {
+        path: path.to_path_buf(),
+        name,
+        description,
+        api_version,
+        interface_version,
+        module,
+    })
+}
+
+fn describe_load_error(e: &LibraryError, host_api: &str) -> String {
+    match e {
+        LibraryError::OpenError { err, .. } => format!("cannot be opened: {err}"),
+        LibraryError::GetSymbolError { .. } => {
+            "not a pow-host backend (it exports no abi_stable root module)".to_string()
+        }
+        LibraryError::IncompatibleVersionNumber {
+            expected_version,
+            actual_version,
+            ..
+        } => format!(
+            "built for pow-backend-api {actual_version}; this host uses {expected_version} \
+             (pow-backend-api {host_api}): rebuild the plugin against this host's backend-api"
+        ),
+        LibraryError::ParseVersionError(err) => format!("has an unreadable version: {err}"),
+        LibraryError::AbiInstability(_) => format!(
+            "its interface types do not match this host's (pow-backend-api {host_api}): \
+             rebuild the plugin against this host's backend-api"
+        ),
+        LibraryError::InvalidAbiHeader(_) => {
+            "built with an incompatible abi_stable version".to_string()
+        }
+        other => format!("cannot be loaded: {other}"),
+    }
+}
+
+impl Plugin {
+    /// The devices the backend offers with these options.
+    pub fn list_devices(&self, options: &Options) -> Result<Vec<DeviceInfo>, BackendError> {
+        (self.module.list_devices())(options)
+            .into_result()
+            .map(|v| v.into_vec())
+    }
+
+    /// Why no devices are offered, if the backend says.
+    pub fn unavailable_reason(&self, options: &Options) -> Option<String> {
+        match (self.module.unavailable_reason())(options).into_result() {
+            Ok(s) if !s.is_empty() => Some(s.to_string()),
+            _ => None,
+        }
+    }
+
+    /// Opens one device.
+    pub fn open_device(&self, index: u32, options: &Options) -> Result<OpenDevice, BackendError> {
+        let inner = (self.module.open_device())(index, options).into_result()?;
+        let info = inner.info();
+        Ok(OpenDevice {
+            backend: self.name.clone(),
+            info,
+            inner,
+        })
+    }
+}
+
+/// An opened device of some backend.
+pub struct OpenDevice {
+    /// Backend name.
+    pub backend: String,
+    /// Device description.
+    pub info: DeviceInfo,
+    inner: DeviceBox,
+}
+
+impl OpenDevice {
+    /// `backend:index` label for logs and statistics.
+    pub fn label(&self) -> String {
+        format!("{}:{}", self.backend, self.info.index)
+    }
+
+    /// Loads a job.
+    pub fn set_job(&mut self, job: &Job) -> Result<(), BackendError> {
+        self.inner.set_job(job).into_result()
+    }
+
+    /// Searches an index range. Hits are returned as the backend reported them: the caller
+    /// must re-verify them (see [`verified_hits`]).
+    pub fn search(
+        &mut self,
+        start: u64,
+        count: u64,
+        cancel: &AtomicBool,
+    ) -> Result<SearchOutcome, BackendError> {
+        self.inner.search(start, count, cancel).into_result()
+    }
+}
+
+/// Splits reported hits into those the seal library confirms and those it refutes.
+pub fn verified_hits(job: &Job, hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>) {
+    hits.iter().partition(|h| job.verify_hit(h))
+}
