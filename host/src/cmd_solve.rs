@@ -2,8 +2,10 @@
 
 use crate::Context;
 use pow_backend_api::{Job, NonceMapping};
+use pow_dispatch::status::StatusMode;
+use pow_dispatch::WorkSpec;
 use pow_host::keys::parse_public_key;
-use pow_host::solver::solve;
+use pow_host::solver::{open_dispatch_devices, run_to_solution, start, DispatchArgs};
 use pow_host::Failure;
 use pow_seal::{Bytes32, Challenge, SealOrder, Work, FAUCET_DIFFICULTY};
 use serde_json::json;
@@ -63,12 +65,15 @@ pub struct SolveArgs {
     /// Nonce enumeration order.
     #[arg(long, value_enum, default_value = "fast")]
     nonce_order: NonceOrder,
-    /// Nonce indexes per device batch.
-    #[arg(long, default_value_t = 1 << 20, value_name = "N")]
-    batch: u64,
-    /// Print one JSON object.
+    /// Fixed number of nonce indexes per device batch (default: sized from each device's
+    /// measured speed to about --batch-ms).
+    #[arg(long, value_name = "N")]
+    batch: Option<u64>,
+    /// Print one JSON object (status updates go to stderr as JSON lines).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    dispatch: Box<DispatchArgs>,
 }
 
 const SAMPLE_BLOCK_HASH: &str =
@@ -160,20 +165,33 @@ pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
     let nonce_start = args.nonce_start.unwrap_or_else(rand::random);
     let start_index = job.mapping.index(nonce_start);
 
-    let (mut devices, warnings) = ctx.selection.open_devices(&ctx.report.plugins)?;
+    let config = args.dispatch.config(args.batch)?;
+    let calibration = args.dispatch.calibration()?;
+    let (devices, warnings) = open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     if ctx.verbose > 0 {
         for d in &devices {
-            eprintln!("using {} ({})", d.label(), d.info.name);
+            let m = d.meta();
+            eprintln!("using {} ({})", m.label, m.name);
         }
     }
-    let report = solve(&mut devices, &job, start_index, args.batch);
-    for f in &report.failures {
-        eprintln!("warning: device {} dropped: {}", f.device, f.reason);
-    }
-    let Some(sol) = report.solution else {
+    let (dispatcher, plan) = start(devices, &job, config, &calibration, ctx.verbose > 0)?;
+    let mix: Vec<String> = plan
+        .mix
+        .iter()
+        .map(|id| dispatcher.devices()[*id].label.clone())
+        .collect();
+    let status = if args.dispatch.quiet {
+        StatusMode::Quiet
+    } else {
+        StatusMode::detect(args.json)
+    };
+    let mut spec = WorkSpec::new(0, job).start_index(start_index);
+    spec.difficulty = Some(work.difficulty);
+    let outcome = run_to_solution(dispatcher, spec, status);
+    let Some(sol) = outcome.solution else {
         return Err(Failure::runtime("every device failed; no solution"));
     };
     // The solver verified the hit already; check once more against the challenge itself.
@@ -182,7 +200,7 @@ pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
             "internal error: the solution failed final verification",
         ));
     }
-    let seconds = sol.elapsed.as_secs_f64();
+    let seconds = outcome.elapsed.as_secs_f64();
     let rate = sol.attempts as f64 / seconds.max(1e-9);
     let seal_hex = pow_seal::to_hex(&sol.hit.seal);
     if args.json {
@@ -197,8 +215,10 @@ pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
                 "attempts": sol.attempts,
                 "seconds": seconds,
                 "hashes_per_second": rate,
-                "device": sol.device,
+                "device": sol.label,
                 "nonce_start": nonce_start,
+                "mix": mix,
+                "calibration": plan.source.as_str(),
             })
         );
     } else {
@@ -208,7 +228,7 @@ pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
         println!("seal        {seal_hex}");
         println!(
             "found by    {} after {} attempts in {:.3} s ({:.2} M/s)",
-            sol.device,
+            sol.label,
             sol.attempts,
             seconds,
             rate / 1e6

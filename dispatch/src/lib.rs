@@ -1,0 +1,36 @@
+//! The pow-host dispatcher: runs one proof-of-work job on many devices at once.
+//!
+//! * [`Dispatcher`] owns one driver thread per device and a coordinator thread. Devices pull
+//!   batches of nonce indexes from one shared index space (no overlap, no gaps); the
+//!   coordinator never blocks on a device. A new job ([`Dispatcher::set_work`]) or a found
+//!   solution cancels in-flight batches through their cancel flags.
+//! * Every hit is re-verified with the seal library ([`pow_backend_api::Job::verify_hit`]) on
+//!   the driver thread before the coordinator sees it. A device whose results fail
+//!   verification is quarantined; one that errors or panics is dropped; one that misses its
+//!   batch deadline is abandoned (its thread left detached) and its batch re-issued.
+//! * [`calibrate()`] measures each device alone and candidate mixes together, and picks the
+//!   fastest mix and each device's batch size; [`CalibrationCache`] keeps the result per
+//!   machine, plugin build and job shape.
+//! * [`Event`]s report solutions, dropped devices, challenge switches and [`Stats`]
+//!   (exponentially weighted hash rates in the manner of bittensor's `RegistrationStatistics`);
+//!   [`status`] renders them for terminals, logs and programs.
+
+mod cache;
+mod calibrate;
+mod config;
+mod device;
+mod dispatcher;
+mod stats;
+pub mod status;
+
+pub use cache::{default_cache_path, machine_fingerprint, CalibrationCache};
+pub use calibrate::{
+    calibrate, job_shape, CalibrationSettings, Candidate, DevicePlan, Plan, PlanSource,
+};
+pub use config::{Config, EwmaConfig};
+pub use device::{DeviceId, DeviceMeta, DispatchDevice};
+pub use dispatcher::{
+    DeviceMeasurement, DeviceState, DispatchError, Dispatcher, DropReason, Event, FinalReport,
+    JobAccount, JobId, Measurement, Solution, Switch, WorkSpec,
+};
+pub use stats::{DeviceStats, Ewma, Stats};
