@@ -63,7 +63,7 @@ impl Default for Config {
             fixed_batch: None,
             deadline_factor: 10.0,
             min_deadline: Duration::from_secs(2),
-            warmup_grace: Duration::from_secs(30),
+            warmup_grace: Duration::from_secs(10),
             stop_grace: Duration::from_secs(1),
             stats_interval: Duration::from_secs(1),
             ewma: EwmaConfig::default(),

@@ -168,6 +168,8 @@ pub struct JobAccount {
     pub searched: u64,
     /// Attempts reported.
     pub attempts: u64,
+    /// Attempts reported per device, by [`DeviceId`].
+    pub device_attempts: Vec<u64>,
     /// Unsearched ranges `(start, len)` below `next_index`.
     pub pending: Vec<(u64, u64)>,
 }
@@ -388,10 +390,13 @@ fn check_outcome(
     }
     let mut hits: Vec<Hit> = outcome.hits.into_vec();
     hits.truncate(MAX_HITS_CHECKED);
-    if let Some(bad) = hits.iter().find(|h| !job.verify_hit(h)) {
+    let bad: Vec<&Hit> = hits.iter().filter(|h| !job.verify_hit(h)).collect();
+    if let Some(first) = bad.first() {
         return Err(Fault::Misbehaved(format!(
-            "reported nonce {} (index {}) with a seal that fails verification",
-            bad.nonce, bad.index
+            "reported {} result(s) that fail verification (nonce {}, index {})",
+            bad.len(),
+            first.nonce,
+            first.index
         )));
     }
     Ok(Checked {
@@ -491,6 +496,7 @@ struct WorkState {
     started: Instant,
     searched: u64,
     attempts: u64,
+    device_attempts: Vec<u64>,
     rounds: u64,
     solved: bool,
     block_number: Option<u64>,
@@ -521,6 +527,7 @@ impl WorkState {
             next_index: self.next,
             searched: self.searched,
             attempts: self.attempts,
+            device_attempts: self.device_attempts.clone(),
             pending: self.reissue.iter().copied().collect(),
         }
     }
@@ -677,6 +684,7 @@ impl Coordinator {
                     started: now,
                     searched: 0,
                     attempts: 0,
+                    device_attempts: vec![0; self.slots.len()],
                     rounds: 0,
                     solved: false,
                     block_number: spec.block_number,
@@ -883,6 +891,7 @@ impl Coordinator {
                     if w.gen == r.gen {
                         self.work_attempts_total += c.attempts;
                         w.attempts += c.attempts;
+                        w.device_attempts[id] += c.attempts;
                         w.searched += c.searched;
                         w.rounds += 1;
                         let slot = &mut self.slots[id];
@@ -944,6 +953,7 @@ impl Coordinator {
                     self.work_attempts_total += c.attempts;
                     cl.account.searched += c.searched;
                     cl.account.attempts += c.attempts;
+                    cl.account.device_attempts[id] += c.attempts;
                     if rest.1 > 0 {
                         cl.account.pending.push(rest);
                     }
