@@ -346,7 +346,8 @@ fn measure_plan(
     let mut probe = job.clone();
     probe.target = [0; 4];
     let mix_phases = if n >= 3 { 2 } else { usize::from(n == 2) };
-    let phase = (settings.budget / (n + mix_phases).max(1) as u32)
+    // Each phase also spends a little on warm-up and on the closing cancel.
+    let phase = (settings.budget.mul_f64(0.9) / (n + mix_phases).max(1) as u32)
         .clamp(settings.min_phase, settings.max_phase);
 
     let mut t = Tracker {

@@ -24,6 +24,9 @@ pub type JobId = u64;
 /// Most hits of one batch that are verified and kept (they are sorted; the lowest matters).
 const MAX_HITS_CHECKED: usize = 64;
 
+/// Batches in a row a device may return with no progress before it is dropped.
+const MAX_STALLS: u32 = 3;
+
 /// A batch shorter than this says nothing reliable about a device's speed.
 const MIN_SAMPLE: Duration = Duration::from_millis(2);
 
@@ -479,6 +482,7 @@ struct Slot {
     rate: Option<f64>,
     batch_time: Duration,
     ever_ran: bool,
+    stalls: u32,
     attempts_total: u64,
     attempts_job: u64,
     rounds_job: u64,
@@ -877,6 +881,22 @@ impl Coordinator {
                 self.drop_device(id, reason);
             }
             Ok(c) => {
+                // A device that keeps returning without progress, unasked, would spin.
+                if c.searched == 0 && c.hits.is_empty() && !flight.cancel.load(Ordering::Relaxed) {
+                    slot.stalls += 1;
+                } else {
+                    slot.stalls = 0;
+                }
+                if slot.stalls >= MAX_STALLS {
+                    self.give_back(r.gen, r.start, r.count, r.finished);
+                    self.drop_device(
+                        id,
+                        DropReason::Failed(format!(
+                            "returned {MAX_STALLS} batches in a row without searching anything"
+                        )),
+                    );
+                    return;
+                }
                 let max_batch = self.cfg.max_batch;
                 let fixed = self.cfg.fixed_batch.is_some();
                 slot.attempts_total += c.attempts;
@@ -1218,10 +1238,11 @@ impl Coordinator {
                     let s = &self.slots[id];
                     let count = match s.rate {
                         Some(rate) if m.acc[p].batches > 0 => {
-                            // Run to the end of the phase and beyond, so that the phase ends
-                            // with a cancel whose latency is measured.
+                            // Run past the end of the phase by one batch time, so that the
+                            // phase ends with a cancel whose latency is measured (a device
+                            // that ignores it overruns by at most that much).
                             let left = m.ends_at - now;
-                            let t = (left * 2).max(s.batch_time / 2).min(Duration::from_secs(2));
+                            let t = (left + s.batch_time).min(Duration::from_secs(2));
                             ((rate * t.as_secs_f64()) as u64).clamp(1, self.cfg.max_batch)
                         }
                         _ => s.batch,
@@ -1383,6 +1404,7 @@ impl Dispatcher {
                 rate: None,
                 batch_time: config.batch_time,
                 ever_ran: false,
+                stalls: 0,
                 attempts_total: 0,
                 attempts_job: 0,
                 rounds_job: 0,

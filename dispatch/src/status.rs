@@ -94,6 +94,25 @@ impl StatusPrinter {
         }
     }
 
+    /// Reports a dropped device: a warning line, or a JSON line in JSON mode.
+    pub fn dropped(&mut self, label: &str, plugin: &std::path::Path, reason: &crate::DropReason) {
+        match self.mode {
+            StatusMode::Json => {
+                let v = serde_json::json!({
+                    "event": "device_dropped",
+                    "device": label,
+                    "plugin": plugin.display().to_string(),
+                    "reason": reason.to_string(),
+                });
+                eprintln!("{v}");
+            }
+            _ => self.message(&format!(
+                "warning: device {label} dropped: {reason} (plugin {})",
+                plugin.display()
+            )),
+        }
+    }
+
     /// Ends a live line so that later output starts on a fresh line.
     pub fn finish(&mut self) {
         if self.mode == StatusMode::Live && self.live_len > 0 {

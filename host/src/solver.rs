@@ -274,10 +274,7 @@ pub fn run_to_solution(dispatcher: Dispatcher, spec: WorkSpec, status: StatusMod
                 plugin,
                 reason,
                 ..
-            } => printer.message(&format!(
-                "warning: device {label} dropped: {reason} ({})",
-                plugin_note(&plugin)
-            )),
+            } => printer.dropped(&label, &plugin, &reason),
             Event::NoDevices => break,
         }
     }

@@ -193,6 +193,12 @@ fn mix_reaches_95_percent_of_the_sum_of_solo_rates_and_tiles_the_index_space() {
     let wall = began.elapsed().as_secs_f64();
     let account = report.account.expect("the running job's account");
     let rate = account.attempts as f64 / wall;
+    eprintln!(
+        "solo sum {:.0}/s, calibrated mix {:.0}/s, dispatched mix {rate:.0}/s ({:.1} %)",
+        plan.solo_sum,
+        plan.mix_rate,
+        100.0 * rate / plan.solo_sum
+    );
     assert!(
         rate >= 0.95 * plan.solo_sum,
         "dispatched mix {rate:.0}/s < 95% of the solo sum {:.0}/s",
@@ -378,5 +384,84 @@ fn a_new_challenge_cancels_in_flight_batches_and_no_index_is_searched_twice() {
     assert!(acc_a.issued() > 20_000, "job 1 wrapped past 2^64");
     check_tiling(&ra, &acc_a);
     check_tiling(rb, &final_account);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_device_slow_to_cancel_gets_batches_short_enough_to_stop_in_time() {
+    let plugin = synthetic_plugin();
+    let devices = vec![
+        device(&plugin, 0, &[("rate", "20000".into())]),
+        device(
+            &plugin,
+            1,
+            &[("rate", "20000".into()), ("ignore_cancel", "true".into())],
+        ),
+    ];
+    let d = Dispatcher::new(devices, Config::default()).unwrap();
+    let plan = calibrate(&d, &job(7, 1), &no_cache(Duration::from_secs(1))).unwrap();
+    let budget = d.config().cancel_budget;
+    let honest = &plan.devices[0];
+    let deaf = &plan.devices[1];
+    assert!(
+        honest.cancel_latency.unwrap() < budget,
+        "{:?}",
+        plan.describe()
+    );
+    assert_eq!(honest.batch_time, d.config().batch_time);
+    assert!(
+        deaf.cancel_latency.unwrap() > budget,
+        "{:?}",
+        plan.describe()
+    );
+    assert!(deaf.batch_time < budget, "{:?}", plan.describe());
+    assert!((deaf.batch as f64) < 20_000.0 * budget.as_secs_f64());
+    d.stop();
+}
+
+#[test]
+fn calibration_is_cached_per_device_set_and_redone_on_request() {
+    let plugin = synthetic_plugin();
+    let dir = temp_dir("cache");
+    let cache = pow_dispatch::CalibrationCache::new(dir.join("calibration.json"));
+    let settings = CalibrationSettings {
+        budget: Duration::from_millis(600),
+        cache: Some(cache),
+        ..CalibrationSettings::default()
+    };
+    let make = |rates: &[&str]| {
+        let devices = rates
+            .iter()
+            .enumerate()
+            .map(|(i, r)| device(&plugin, i as u32, &[("rate", r.to_string())]))
+            .collect();
+        Dispatcher::new(devices, Config::default()).unwrap()
+    };
+    let j = job(8, 1000);
+    let d = make(&["20000", "30000"]);
+    let first = calibrate(&d, &j, &settings).unwrap();
+    assert_eq!(first.source, pow_dispatch::PlanSource::Measured);
+    d.stop();
+    let d = make(&["20000", "30000"]);
+    let again = calibrate(&d, &j, &settings).unwrap();
+    assert_eq!(again.source, pow_dispatch::PlanSource::Cache);
+    assert_eq!(again.mix, first.mix);
+    assert_eq!(again.mix_rate, first.mix_rate);
+    let redo = calibrate(
+        &d,
+        &j,
+        &CalibrationSettings {
+            recalibrate: true,
+            ..settings.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(redo.source, pow_dispatch::PlanSource::Measured);
+    d.stop();
+    // Other device options (rates) are other devices: no cache hit.
+    let d = make(&["20000", "40000"]);
+    let other = calibrate(&d, &j, &settings).unwrap();
+    assert_eq!(other.source, pow_dispatch::PlanSource::Measured);
+    d.stop();
     let _ = std::fs::remove_dir_all(&dir);
 }
