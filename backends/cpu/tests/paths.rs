@@ -139,6 +139,8 @@ fn simd_top_words(job: &PreparedJob, base: u64) -> Vec<(&'static str, Vec<u64>)>
             x86::avx512::top_words as fn(&PreparedJob, u64) -> Option<Vec<u64>>,
         ),
         ("avx2", x86::avx2::top_words),
+        ("shani-avx512", x86::shani::avx512::top_words),
+        ("shani-avx2", x86::shani::avx2::top_words),
     ] {
         if let Some(w) = f(job, base) {
             out.push((name, w));

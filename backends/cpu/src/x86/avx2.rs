@@ -128,7 +128,7 @@ fn chi(a: V, b: V, c: V) -> V {
 
 #[inline]
 #[target_feature(enable = "avx2")]
-fn store64(x: V) -> [u64; KL] {
+pub(crate) fn store64(x: V) -> [u64; KL] {
     let mut out = [0u64; KL];
     // SAFETY: writes 32 bytes into a 32-byte array.
     unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), x) };

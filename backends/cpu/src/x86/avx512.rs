@@ -129,7 +129,7 @@ fn chi(a: V, b: V, c: V) -> V {
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn store64(x: V) -> [u64; KL] {
+pub(crate) fn store64(x: V) -> [u64; KL] {
     let mut out = [0u64; KL];
     // SAFETY: writes 64 bytes into a 64-byte array.
     unsafe { _mm512_storeu_si512(out.as_mut_ptr().cast(), x) };
