@@ -2,86 +2,10 @@
 //! `pow-backend-api`, is found through `POW_HOST_PLUGIN_PATH`, is listed by `pow-host backends`
 //! and solves reference vectors through `pow-host solve --backends example`.
 
+mod support;
+
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::OnceLock;
-
-/// The cargo target folder this test binary was built into (`target/`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/<test binary>
-    exe.ancestors()
-        .nth(3)
-        .expect("test binary is inside target/<profile>/deps")
-        .to_path_buf()
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Builds the example backend once per test run (in a target folder of its own under the
-/// workspace's, so repeated runs are incremental) and returns the library's path.
-fn example_library() -> &'static Path {
-    static LIB: OnceLock<PathBuf> = OnceLock::new();
-    LIB.get_or_init(|| {
-        let manifest = repo_root().join("examples/example-backend/Cargo.toml");
-        let target = target_dir().join("example-backend");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args(["build", "--release", "--manifest-path"])
-            .arg(&manifest)
-            .arg("--target-dir")
-            .arg(&target)
-            .env_remove("CARGO_TARGET_DIR")
-            .env_remove("CARGO_BUILD_TARGET")
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building the example backend failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let lib = target.join("release").join(format!(
-            "{}pow_backend_example{}",
-            std::env::consts::DLL_PREFIX,
-            std::env::consts::DLL_SUFFIX
-        ));
-        assert!(lib.is_file(), "{} was not built", lib.display());
-        lib
-    })
-}
-
-/// A fresh plugin folder holding a copy of the example library.
-fn plugin_folder() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let lib = example_library();
-    let copy = dir.path().join(lib.file_name().unwrap());
-    std::fs::copy(lib, &copy).unwrap();
-    (dir, copy)
-}
-
-fn pow_host(args: &[&str], plugin_dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pow-host"))
-        .args(args)
-        .env("POW_HOST_PLUGIN_PATH", plugin_dir)
-        .output()
-        .expect("pow-host runs")
-}
-
-fn stdout_of(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "pow-host failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
+use support::{example_plugin_folder as plugin_folder, pow_host, repo_root, stdout_of};
 
 #[test]
 fn example_backend_is_listed() {
