@@ -14,8 +14,12 @@ pub struct DeviceMeta {
     pub label: String,
     /// Backend name.
     pub backend: String,
+    /// The device's index in its backend.
+    pub index: u32,
     /// Human-readable device name.
     pub name: String,
+    /// Free-form detail (driver, instruction-set path).
+    pub detail: String,
     /// Kind of hardware.
     pub kind: DeviceKind,
     /// The plugin file the device comes from (named in quarantine warnings).

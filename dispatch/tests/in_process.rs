@@ -66,7 +66,9 @@ impl DispatchDevice for TestDevice {
         DeviceMeta {
             label: self.label.clone(),
             backend: "test".into(),
+            index: 0,
             name: self.label.clone(),
+            detail: String::new(),
             kind: DeviceKind::Other,
             plugin: format!("/plugins/{}.so", self.label).into(),
             fingerprint: self.label.clone(),

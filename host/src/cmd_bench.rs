@@ -1,15 +1,15 @@
-//! `pow-host bench`: attempts per second of each selected device alone, then of all of them
-//! together, on a fixed sample challenge that no seal can pass.
+//! `pow-host bench`: the dispatcher's calibration and dispatch measured on a fixed sample
+//! challenge that no seal can pass: each device alone, candidate mixes together, the chosen
+//! mix dispatched, and the latency of challenge switches.
 
 use crate::cmd_solve::ChallengeKind;
 use crate::Context;
 use pow_backend_api::Job;
-use pow_host::plugins::{verified_hits, OpenDevice};
+use pow_host::solver::{bench_dispatch, open_dispatch_devices, BenchReport, DispatchArgs};
 use pow_host::Failure;
 use pow_seal::{Challenge, SealOrder, Work};
 use serde_json::json;
-use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Arguments of `pow-host bench`.
 #[derive(clap::Args, Debug)]
@@ -17,12 +17,18 @@ pub struct BenchArgs {
     /// Challenge layout to hash.
     #[arg(long, value_enum, default_value = "v1")]
     challenge: ChallengeKind,
-    /// Seconds to run each device alone, and again all together.
+    /// Seconds of each measuring phase: every device alone, each candidate mix, and the
+    /// chosen mix dispatched.
     #[arg(long, default_value_t = 5.0, value_name = "S")]
     seconds: f64,
+    /// Challenge switches to time after the run.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    switches: usize,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    dispatch: Box<DispatchArgs>,
 }
 
 const BLOCK: &str = "5b4bb52cc2b35b226782dd0490e94d35ab06e888732ba9db72faef6ff89f1782";
@@ -47,134 +53,94 @@ fn sample(kind: ChallengeKind) -> Challenge {
     }
 }
 
-/// One device's counters over a timed run.
-#[derive(Default, Clone, Copy)]
-struct Rate {
-    attempts: u64,
-    seconds: f64,
-}
-
-impl Rate {
-    fn per_second(self) -> f64 {
-        if self.seconds > 0.0 {
-            self.attempts as f64 / self.seconds
-        } else {
-            0.0
-        }
+/// Median, 90th percentile and maximum of the switch latencies, in milliseconds.
+fn latency_summary(r: &BenchReport) -> Option<(f64, f64, f64)> {
+    let mut ms: Vec<f64> = r
+        .switch_latencies
+        .iter()
+        .map(|d| d.as_secs_f64() * 1e3)
+        .collect();
+    if ms.is_empty() {
+        return None;
     }
-}
-
-/// Time one call should take.
-const CALL: Duration = Duration::from_millis(100);
-
-/// Runs `device` for `seconds` in calls sized to about [`CALL`], from index `start`; `batch`
-/// is the call size to begin with and comes back tuned.
-fn run_device(
-    device: &mut OpenDevice,
-    job: &Job,
-    start: u64,
-    batch: &mut u64,
-    seconds: f64,
-) -> Result<Rate, Failure> {
-    let cancel = AtomicBool::new(false);
-    let mut rate = Rate::default();
-    let mut next = start;
-    let t0 = Instant::now();
-    while t0.elapsed().as_secs_f64() < seconds {
-        let t = Instant::now();
-        let out = device
-            .search(next, *batch, &cancel)
-            .map_err(|e| Failure::runtime(format!("{}: {e}", device.label())))?;
-        let dt = t.elapsed().as_secs_f64();
-        let (_, refuted) = verified_hits(job, &out.hits);
-        if !refuted.is_empty() {
-            return Err(Failure::runtime(format!(
-                "{} reported {} hit(s) that the seal library refutes",
-                device.label(),
-                refuted.len()
-            )));
-        }
-        rate.attempts += out.attempts;
-        rate.seconds += dt;
-        next = next.wrapping_add(out.searched.max(1));
-        // Aim the next call at CALL, changing by at most 4x at a time.
-        let want = (*batch as f64 * CALL.as_secs_f64() / dt.max(1e-6))
-            .clamp(*batch as f64 / 4.0, *batch as f64 * 4.0);
-        *batch = (want as u64).clamp(1 << 10, 1 << 40);
-    }
-    Ok(rate)
+    ms.sort_by(f64::total_cmp);
+    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+    Some((at(0.5), at(0.9), ms[ms.len() - 1]))
 }
 
 /// Runs `pow-host bench`.
 pub fn run(ctx: &Context, args: &BenchArgs) -> Result<(), Failure> {
-    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+    if !(args.seconds.is_finite() && args.seconds >= 0.1 && args.seconds <= 3600.0) {
         return Err(Failure::usage(format!(
-            "--seconds {}: expected a number of seconds above 0 and at most 3600",
+            "--seconds {}: expected a number of seconds from 0.1 to 3600",
             args.seconds
         )));
     }
+    let config = args.dispatch.config(None)?;
     let challenge = sample(args.challenge);
     let job = Job::from_work(&Work::new(challenge.clone(), u64::MAX));
-    let (mut devices, warnings) = ctx.selection.open_devices(&ctx.report.plugins)?;
+    let (devices, warnings) = open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    for d in devices.iter_mut() {
-        d.set_job(&job)
-            .map_err(|e| Failure::runtime(format!("{}: {e}", d.label())))?;
+    let phase = Duration::from_secs_f64(args.seconds);
+    let r = bench_dispatch(devices, &job, config, phase, args.switches)?;
+    for (label, reason) in &r.dropped {
+        eprintln!("warning: device {label} dropped: {reason}");
     }
-    // Each device gets its own index region so that no two ever hash the same nonce.
-    let region = |i: usize| (i as u64) << 56;
-    let mut batches = vec![1u64 << 16; devices.len()];
-    let mut solo = Vec::with_capacity(devices.len());
-    for (i, d) in devices.iter_mut().enumerate() {
-        // A short warm-up call also tunes the batch size.
-        run_device(d, &job, region(i), &mut batches[i], 0.3)?;
-        solo.push(run_device(
-            d,
-            &job,
-            region(i) + (1 << 40),
-            &mut batches[i],
-            args.seconds,
-        )?);
+    if ctx.verbose > 0 {
+        for line in r.plan.describe() {
+            eprintln!("{line}");
+        }
     }
-    let together: Vec<Rate> = if devices.len() > 1 {
-        let results: Vec<Result<Rate, Failure>> = std::thread::scope(|s| {
-            let handles: Vec<_> = devices
-                .iter_mut()
-                .zip(batches.iter_mut())
-                .enumerate()
-                .map(|(i, (d, batch))| {
-                    let job = &job;
-                    s.spawn(move || run_device(d, job, region(i) + (2 << 40), batch, args.seconds))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Failure::runtime("bench thread panicked")))
-                })
-                .collect()
-        });
-        results.into_iter().collect::<Result<_, _>>()?
-    } else {
-        solo.clone()
+    let plan = &r.plan;
+    let alive: Vec<usize> = plan
+        .devices
+        .iter()
+        .filter(|p| p.failure.is_none())
+        .map(|p| p.id)
+        .collect();
+    // All working devices together, as measured during calibration.
+    let together = plan.candidates.iter().find(|c| c.devices == alive);
+    let together_rate = |id: usize| {
+        together
+            .and_then(|c| {
+                c.devices
+                    .iter()
+                    .position(|x| *x == id)
+                    .map(|p| c.per_device[p])
+            })
+            .unwrap_or(0.0)
     };
-    let total: f64 = together.iter().map(|r| r.per_second()).sum();
+    let total = together.map_or(0.0, |c| c.rate);
+    let mix_labels: Vec<&str> = plan
+        .mix
+        .iter()
+        .map(|id| r.devices[*id].label.as_str())
+        .collect();
+    let latency = latency_summary(&r);
+    let dispatched = |id: usize| {
+        r.device_attempts.get(id).copied().unwrap_or(0) as f64 / r.mix_seconds.max(1e-9)
+    };
 
     if args.json {
-        let devs: Vec<_> = devices
+        let devs: Vec<_> = r
+            .devices
             .iter()
-            .zip(solo.iter().zip(&together))
-            .map(|(d, (s, t))| {
+            .zip(&plan.devices)
+            .map(|(m, p)| {
                 json!({
-                    "backend": d.backend,
-                    "device": d.info.index,
-                    "name": d.info.name.as_str(),
-                    "detail": d.info.detail.as_str(),
-                    "hashes_per_second": s.per_second().round() as u64,
-                    "together_hashes_per_second": t.per_second().round() as u64,
+                    "backend": m.backend,
+                    "device": m.index,
+                    "name": m.name,
+                    "detail": m.detail,
+                    "hashes_per_second": p.solo_rate.round(),
+                    "together_hashes_per_second": together_rate(p.id).round(),
+                    "in_mix": p.enabled,
+                    "mix_hashes_per_second": dispatched(p.id).round(),
+                    "cancel_latency_ms": p.cancel_latency.map(|l| l.as_secs_f64() * 1e3),
+                    "batch": p.batch,
+                    "failure": p.failure,
                 })
             })
             .collect();
@@ -182,29 +148,61 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<(), Failure> {
             "challenge": challenge.kind_name(),
             "seconds": args.seconds,
             "devices": devs,
-            "total_hashes_per_second": total.round() as u64,
+            "total_hashes_per_second": total.round(),
+            "mix": mix_labels,
+            "calibrated_mix_hashes_per_second": plan.mix_rate.round(),
+            "mix_hashes_per_second": r.mix_rate().round(),
+            "candidates": plan.to_json()["candidates"].clone(),
+            "switches": r.switch_latencies.len(),
+            "switch_cancelled_batches": r.switch_cancelled,
+            "switch_latency_ms": latency.map(|(m, p90, max)| json!({
+                "median": m, "p90": p90, "max": max,
+            })),
         });
         println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
     } else {
         println!(
-            "challenge {}, {} s per run, difficulty 2^64-1 (nothing passes)",
+            "challenge {}, {} s per phase, nothing passes (target 0)",
             challenge.kind_name(),
             args.seconds
         );
         println!(
-            "{:<12} {:<28} {:>14} {:>14}",
-            "device", "name", "alone H/s", "together H/s"
+            "{:<12} {:<30} {:>13} {:>13} {:>7} {:>13} {:>10}",
+            "device", "name", "alone H/s", "together H/s", "in mix", "mix H/s", "cancel ms"
         );
-        for (d, (s, t)) in devices.iter().zip(solo.iter().zip(&together)) {
+        for (m, p) in r.devices.iter().zip(&plan.devices) {
+            if let Some(f) = &p.failure {
+                println!("{:<12} failed: {f}", m.label);
+                continue;
+            }
             println!(
-                "{:<12} {:<28} {:>14.0} {:>14.0}",
-                d.label(),
-                format!("{} ({})", d.info.name.as_str(), d.info.detail.as_str()),
-                s.per_second(),
-                t.per_second()
+                "{:<12} {:<30} {:>13.0} {:>13.0} {:>7} {:>13.0} {:>10}",
+                m.label,
+                format!("{} ({})", m.name, m.detail),
+                p.solo_rate,
+                together_rate(p.id),
+                if p.enabled { "yes" } else { "no" },
+                dispatched(p.id),
+                p.cancel_latency
+                    .map_or("-".into(), |l| format!("{:.1}", l.as_secs_f64() * 1e3)),
             );
         }
-        println!("{:<12} {:<28} {:>14} {:>14.0}", "total", "", "", total);
+        println!("all together (calibration): {total:.0} H/s");
+        println!(
+            "chosen mix {{{}}}: {:.0} H/s calibrated, {:.0} H/s dispatched over {:.1} s",
+            mix_labels.join(", "),
+            plan.mix_rate,
+            r.mix_rate(),
+            r.mix_seconds
+        );
+        if let Some((median, p90, max)) = latency {
+            println!(
+                "challenge switch ({} switches, {} batches cancelled): median {median:.1} ms, \
+                 p90 {p90:.1} ms, max {max:.1} ms",
+                r.switch_latencies.len(),
+                r.switch_cancelled
+            );
+        }
     }
     Ok(())
 }

@@ -56,7 +56,8 @@ enum Command {
     Backends(cmd_backends::BackendsArgs),
     /// Solve one challenge offline and print the nonce and seal.
     Solve(cmd_solve::SolveArgs),
-    /// Measure attempts per second of each device alone and of all together.
+    /// Measure each device alone, candidate mixes, the chosen mix dispatched, and the
+    /// latency of challenge switches.
     Bench(cmd_bench::BenchArgs),
 }
 

@@ -50,7 +50,9 @@ impl HostDevice {
         let meta = DeviceMeta {
             label: device.label(),
             backend: device.backend.clone(),
+            index: info.index,
             name: info.name.to_string(),
+            detail: info.detail.to_string(),
             kind: info.kind,
             plugin: plugin.path.clone(),
             fingerprint: format!(
@@ -329,7 +331,9 @@ pub fn solve(devices: Vec<OpenDevice>, job: &Job, start_index: u64, batch: u64) 
             let meta = DeviceMeta {
                 label: d.label(),
                 backend: d.backend.clone(),
+                index: d.info.index,
                 name: d.info.name.to_string(),
+                detail: d.info.detail.to_string(),
                 kind: d.info.kind,
                 plugin: Default::default(),
                 fingerprint: String::new(),
@@ -376,6 +380,8 @@ pub fn solve(devices: Vec<OpenDevice>, job: &Job, start_index: u64, batch: u64) 
 
 /// What [`bench_dispatch`] measured.
 pub struct BenchReport {
+    /// The devices, by id.
+    pub devices: Vec<DeviceMeta>,
     /// The calibration: each device alone, the mixes tried, the choice.
     pub plan: Plan,
     /// Attempts credited by the dispatcher while running the chosen mix.
@@ -404,26 +410,29 @@ impl BenchReport {
     }
 }
 
-/// Benchmarks the dispatcher on `job`'s layout: calibrates afresh (each device alone, then
-/// candidate mixes; `calibrate_budget`), runs the chosen mix for `run` through the
-/// dispatcher, then switches challenge `switches` times and times each switch. Nothing can
-/// pass (the target is zero), so no run stops early.
+/// Benchmarks the dispatcher on `job`'s layout: calibrates afresh with phases of `phase`
+/// (each device alone, then all together, then all but one in turn when there are three or
+/// more), runs the chosen mix for `phase` through the dispatcher, then switches challenge
+/// `switches` times and times each switch. Nothing can pass (the target is zero), so no run
+/// stops early. The fresh calibration also goes to the cache.
 pub fn bench_dispatch(
     devices: DeviceList,
     job: &Job,
     config: Config,
-    calibrate_budget: Duration,
-    run: Duration,
+    phase: Duration,
     switches: usize,
 ) -> Result<BenchReport, Failure> {
     let mut job = job.clone();
     job.target = [0; 4];
+    let n = devices.len() as u32;
     let calibration = CalibrationSettings {
-        budget: calibrate_budget,
+        budget: phase * (2 * n + 2),
         recalibrate: true,
         cache: default_cache_path().map(CalibrationCache::new),
-        ..CalibrationSettings::default()
+        min_phase: phase,
+        max_phase: phase,
     };
+    let run = phase;
     let dispatcher = Dispatcher::new(devices, config)
         .map_err(|e| Failure::runtime(format!("cannot start the dispatcher: {e}")))?;
     let plan = calibrate(&dispatcher, &job, &calibration)
@@ -451,7 +460,7 @@ pub fn bench_dispatch(
     let mut switch_latencies = Vec::new();
     let mut switch_cancelled = 0;
     let mut mix = None;
-    for k in 0..switches.max(1) {
+    for k in 0..=switches {
         // Another challenge with the same layout: flip a prefix (or suffix) byte.
         let bytes = if variant.prefix.is_empty() {
             &mut variant.suffix
@@ -487,15 +496,17 @@ pub fn bench_dispatch(
                 }
             }
         }
-        if k + 1 < switches {
+        if k < switches {
             // Switch again part-way through the devices' batches.
             let pause = config_pause(&plan, k);
             std::thread::sleep(pause);
         }
     }
+    let dispatcher_metas = dispatcher.devices().to_vec();
     dispatcher.stop();
     let (account, mix_time) = mix.ok_or_else(|| Failure::runtime("no switch completed"))?;
     Ok(BenchReport {
+        devices: dispatcher_metas,
         plan,
         mix_attempts: account.attempts,
         mix_seconds: mix_time.as_secs_f64(),
