@@ -24,6 +24,10 @@ pub struct CalibrationSettings {
     pub min_phase: Duration,
     /// Longest measuring phase.
     pub max_phase: Duration,
+    /// Measurements taken at different times differ by noise: a mix with more devices is
+    /// preferred over a faster one with fewer unless that one is faster by more than this
+    /// fraction (default 0.02).
+    pub mix_margin: f64,
 }
 
 impl Default for CalibrationSettings {
@@ -34,6 +38,7 @@ impl Default for CalibrationSettings {
             cache: crate::default_cache_path().map(CalibrationCache::new),
             min_phase: Duration::from_millis(150),
             max_phase: Duration::from_secs(1),
+            mix_margin: 0.02,
         }
     }
 }

@@ -431,6 +431,7 @@ pub fn bench_dispatch(
         cache: default_cache_path().map(CalibrationCache::new),
         min_phase: phase,
         max_phase: phase,
+        ..CalibrationSettings::default()
     };
     let run = phase;
     let dispatcher = Dispatcher::new(devices, config)
