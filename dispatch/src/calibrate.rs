@@ -86,6 +86,9 @@ pub struct DevicePlan {
     pub enabled: bool,
     /// Why it failed during calibration (it is then dropped).
     pub failure: Option<String>,
+    /// It was still in its first batch when its phase ended, so it was not measured; it
+    /// runs anyway once that batch returns (or is abandoned at its deadline).
+    pub unmeasured: bool,
 }
 
 /// A mix that was measured (or a single device alone).
@@ -136,6 +139,7 @@ impl Plan {
                     batch: d.config().initial_batch,
                     enabled: true,
                     failure: None,
+                    unmeasured: true,
                 })
                 .collect(),
             mix: (0..d.devices().len()).collect(),
@@ -186,6 +190,12 @@ impl Plan {
             });
             match &p.failure {
                 Some(f) => out.push(format!("  {:<14} failed: {f}", p.label)),
+                None if p.unmeasured && self.source != PlanSource::Uncalibrated => out.push(
+                    format!(
+                        "  {:<14} not measured: still in its first batch; runs when it returns",
+                        p.label
+                    ),
+                ),
                 None => out.push(format!(
                     "  {:<14} alone {:>12}  in mix {:>12}  cancel {latency:>9}  batch {} ({:.0} ms){}",
                     p.label,
@@ -239,6 +249,7 @@ impl Plan {
                 "batch": p.batch,
                 "batch_ms": p.batch_time.as_secs_f64() * 1e3,
                 "in_mix": p.enabled,
+                "measured": !p.unmeasured,
                 "failure": p.failure,
             })).collect::<Vec<_>>(),
             "candidates": self.candidates.iter().map(|c| serde_json::json!({
@@ -313,7 +324,11 @@ pub fn calibrate(
     let plan = measure_plan(d, job, settings)?;
     plan.apply(d);
     if let Some(cache) = &settings.cache {
-        if plan.devices.iter().all(|p| p.failure.is_none()) {
+        if plan
+            .devices
+            .iter()
+            .all(|p| p.failure.is_none() && !p.unmeasured)
+        {
             // A cache that cannot be written only costs a calibration next time.
             let _ = cache.store(&key, to_cache(d, &plan));
         }
@@ -360,19 +375,21 @@ fn measure_plan(
         failure: vec![None; n],
     };
     let mut solo = vec![0.0; n];
-    for (id, s) in solo.iter_mut().enumerate() {
+    let mut unmeasured = vec![false; n];
+    for id in 0..n {
         let m = d.measure(&probe, &[id], phase)?;
         t.note(&m);
-        *s = m
-            .devices
-            .first()
-            .filter(|x| x.failure.is_none())
-            .map_or(0.0, |x| x.rate);
+        if let Some(x) = m.devices.first() {
+            unmeasured[id] = x.unfinished && x.busy.is_zero();
+            if x.failure.is_none() && !unmeasured[id] {
+                solo[id] = x.rate;
+            }
+        }
     }
     let alive: Vec<DeviceId> = (0..n)
         .filter(|id| t.failure[*id].is_none() && solo[*id] > 0.0)
         .collect();
-    if alive.is_empty() {
+    if alive.is_empty() && !unmeasured.iter().any(|u| *u) {
         return Err(DispatchError::NoDevices);
     }
     let mut candidates: Vec<Candidate> = alive
@@ -419,10 +436,11 @@ fn measure_plan(
     // A device may have failed during a mix phase.
     candidates.retain(|c| c.devices.iter().all(|id| failure[*id].is_none()));
     candidates.sort_by(|a, b| b.rate.total_cmp(&a.rate));
-    let best = candidates
-        .first()
-        .cloned()
-        .ok_or(DispatchError::NoDevices)?;
+    let best = candidates.first().cloned().unwrap_or(Candidate {
+        devices: Vec::new(),
+        rate: 0.0,
+        per_device: Vec::new(),
+    });
 
     let devices = metas
         .iter()
@@ -442,21 +460,32 @@ fn measure_plan(
                 mix_rate,
                 cancel_latency: latency[id],
                 batch_time,
-                batch: ((rate * batch_time.as_secs_f64()) as u64).max(1),
-                enabled: best.devices.contains(&id),
+                batch: if rate > 0.0 {
+                    ((rate * batch_time.as_secs_f64()) as u64).max(1)
+                } else {
+                    d.config().initial_batch
+                },
+                enabled: best.devices.contains(&id) || (unmeasured[id] && failure[id].is_none()),
                 failure: failure[id].clone(),
+                unmeasured: unmeasured[id],
             }
         })
         .collect();
+    let mut mix = best.devices.clone();
+    mix.extend((0..n).filter(|id| unmeasured[*id] && t_failure_free(&failure, *id)));
     Ok(Plan {
         devices,
-        mix: best.devices.clone(),
+        mix,
         mix_rate: best.rate,
         solo_sum: alive.iter().map(|id| solo[*id]).sum(),
         candidates,
         source: PlanSource::Measured,
         spent: began.elapsed(),
     })
+}
+
+fn t_failure_free(failure: &[Option<String>], id: DeviceId) -> bool {
+    failure[id].is_none()
 }
 
 fn to_cache(d: &Dispatcher, plan: &Plan) -> CachedPlan {
@@ -520,6 +549,7 @@ fn from_cache(d: &Dispatcher, cached: &CachedPlan) -> Option<Plan> {
             batch: ((rate * batch_time.as_secs_f64()) as u64).max(1),
             enabled: c.enabled,
             failure: None,
+            unmeasured: false,
         });
     }
     let mut candidates = Vec::new();

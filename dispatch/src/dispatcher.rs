@@ -243,6 +243,8 @@ pub struct DeviceMeasurement {
     pub cancel_latency: Option<Duration>,
     /// Only warm-up batches ran, so the rate is rough.
     pub warm_only: bool,
+    /// Still busy (with a slow first batch, or hung) when the phase was closed.
+    pub unfinished: bool,
     /// Why it failed, if it did (it is then dropped).
     pub failure: Option<String>,
 }
@@ -652,6 +654,7 @@ impl Coordinator {
                 wake = wake.min(self.last_sample + self.cfg.stats_interval)
             }
             Mode::Measure(m) if !m.cancel_sent => wake = wake.min(m.ends_at),
+            Mode::Measure(m) => wake = wake.min(m.ends_at + self.cfg.min_deadline),
             _ => {}
         }
         wake.max(now)
@@ -1088,13 +1091,18 @@ impl Coordinator {
             }
         }
         let gen = m.gen;
-        if self
-            .slots
-            .iter()
-            .any(|s| s.busy.as_ref().is_some_and(|b| b.gen == gen))
-        {
+        let busy = |s: &Slot| s.busy.as_ref().is_some_and(|b| b.gen == gen);
+        // Wait for the phase's batches, but not for a device still in a slow first batch
+        // (or hung): it is reported unfinished and joins when it returns (or is abandoned at
+        // its deadline).
+        if self.slots.iter().any(busy) && now < m.ends_at + self.cfg.min_deadline {
             return;
         }
+        let unfinished: Vec<bool> = m
+            .participants
+            .iter()
+            .map(|id| busy(&self.slots[*id]))
+            .collect();
         let Mode::Measure(m) = std::mem::replace(&mut self.mode, Mode::Idle) else {
             unreachable!()
         };
@@ -1102,7 +1110,8 @@ impl Coordinator {
             .participants
             .iter()
             .zip(m.acc)
-            .map(|(id, a)| {
+            .zip(unfinished)
+            .map(|((id, a), unfinished)| {
                 let (attempts, busy, warm_only) = if a.busy > Duration::ZERO {
                     (a.attempts, a.busy, false)
                 } else {
@@ -1120,6 +1129,7 @@ impl Coordinator {
                     },
                     cancel_latency: a.latency,
                     warm_only,
+                    unfinished,
                     failure: a.failure,
                 }
             })

@@ -94,22 +94,26 @@ impl StatusPrinter {
         }
     }
 
-    /// Reports a dropped device: a warning line, or a JSON line in JSON mode.
+    /// Reports a dropped device: a warning line (always, since other warnings are plain text
+    /// too), followed in JSON mode by a JSON line.
     pub fn dropped(&mut self, label: &str, plugin: &std::path::Path, reason: &crate::DropReason) {
-        match self.mode {
-            StatusMode::Json => {
-                let v = serde_json::json!({
-                    "event": "device_dropped",
-                    "device": label,
-                    "plugin": plugin.display().to_string(),
-                    "reason": reason.to_string(),
-                });
-                eprintln!("{v}");
-            }
-            _ => self.message(&format!(
-                "warning: device {label} dropped: {reason} (plugin {})",
-                plugin.display()
-            )),
+        let text = reason.to_string();
+        let path = plugin.display().to_string();
+        if text.contains(&path) {
+            self.message(&format!("warning: device {label} dropped: {text}"));
+        } else {
+            self.message(&format!(
+                "warning: device {label} dropped: {text} (plugin {path})"
+            ));
+        }
+        if self.mode == StatusMode::Json {
+            let v = serde_json::json!({
+                "event": "device_dropped",
+                "device": label,
+                "plugin": path,
+                "reason": text,
+            });
+            eprintln!("{v}");
         }
     }
 

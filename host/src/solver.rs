@@ -9,9 +9,8 @@ use pow_backend_api::{BackendError, Job, SearchOutcome};
 use pow_dispatch::status::{StatusMode, StatusPrinter};
 use pow_dispatch::{
     calibrate, default_cache_path, CalibrationCache, CalibrationSettings, Config, DeviceMeta,
-    DispatchDevice, Dispatcher, Event, EwmaConfig, Plan, Solution, Stats, WorkSpec,
+    DispatchDevice, Dispatcher, Event, EwmaConfig, Plan, PlanSource, Solution, Stats, WorkSpec,
 };
-use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
@@ -224,12 +223,13 @@ pub fn start(
         calibrate(&dispatcher, job, calibration)
             .map_err(|e| Failure::runtime(format!("calibration failed: {e}")))?
     };
-    for p in &plan.devices {
-        if let Some(f) = &p.failure {
+    // Devices dropped while calibrating are reported with the other events.
+    for p in plan.devices.iter().filter(|p| p.unmeasured) {
+        if plan.source == PlanSource::Measured && p.failure.is_none() {
             eprintln!(
-                "warning: device {} dropped during calibration: {f} ({})",
-                p.label,
-                plugin_note(dispatcher.devices()[p.id].plugin.as_path())
+                "note: device {} was still in its first batch when calibration ended; it \
+                 joins when that batch returns (or is abandoned at its deadline)",
+                p.label
             );
         }
     }
@@ -239,10 +239,6 @@ pub fn start(
         }
     }
     Ok((dispatcher, plan))
-}
-
-fn plugin_note(plugin: &Path) -> String {
-    format!("plugin {}", plugin.display())
 }
 
 /// What [`run_to_solution`] ended with.
