@@ -179,6 +179,13 @@ impl Plan {
 
     /// Human-readable lines: each device's measurements, the mixes tried and the choice.
     pub fn describe(&self) -> Vec<String> {
+        if self.source == PlanSource::Uncalibrated {
+            let names: Vec<&str> = self.devices.iter().map(|p| p.label.as_str()).collect();
+            return vec![format!(
+                "calibration skipped: every device runs ({}), batch sizes adapt as they go",
+                names.join(", ")
+            )];
+        }
         let mut out = vec![format!(
             "calibration ({}, {:.2} s):",
             self.source.as_str(),

@@ -1454,6 +1454,15 @@ impl Dispatcher {
         })
     }
 
+    /// A cloneable handle for other threads (for example a block watcher that calls
+    /// [`WorkHandle::set_work`] while this thread reads events).
+    pub fn handle(&self) -> WorkHandle {
+        WorkHandle {
+            tx: self.tx.clone(),
+            current: self.current.clone(),
+        }
+    }
+
     /// The devices, indexed by [`DeviceId`].
     pub fn devices(&self) -> &[DeviceMeta] {
         &self.metas
@@ -1556,6 +1565,45 @@ impl Dispatcher {
         let report = rx.recv().ok();
         let _ = handle.join();
         report
+    }
+}
+
+/// Sets and clears work from any thread; see [`Dispatcher::handle`]. Does nothing once the
+/// dispatcher has stopped.
+#[derive(Clone)]
+pub struct WorkHandle {
+    tx: Sender<Msg>,
+    current: Arc<Mutex<Option<JobId>>>,
+}
+
+impl WorkHandle {
+    /// Same as [`Dispatcher::set_work`].
+    pub fn set_work(&self, spec: WorkSpec) {
+        *self.current.lock().unwrap() = Some(spec.job_id);
+        let _ = self.tx.send(Msg::Cmd(Cmd::SetWork(Box::new(spec))));
+    }
+
+    /// Same as [`Dispatcher::clear_work`].
+    pub fn clear_work(&self) {
+        *self.current.lock().unwrap() = None;
+        let _ = self.tx.send(Msg::Cmd(Cmd::ClearWork));
+    }
+
+    /// Same as [`Dispatcher::current_job`].
+    pub fn current_job(&self) -> Option<JobId> {
+        *self.current.lock().unwrap()
+    }
+
+    /// Same as [`Dispatcher::is_current`].
+    pub fn is_current(&self, job_id: JobId) -> bool {
+        self.current_job() == Some(job_id)
+    }
+
+    /// Same as [`Dispatcher::stats`].
+    pub fn stats(&self) -> Option<Stats> {
+        let (reply, rx) = channel();
+        let _ = self.tx.send(Msg::Cmd(Cmd::Stats(reply)));
+        rx.recv().ok()
     }
 }
 

@@ -31,6 +31,6 @@ pub use config::{Config, EwmaConfig};
 pub use device::{DeviceId, DeviceMeta, DispatchDevice};
 pub use dispatcher::{
     DeviceMeasurement, DeviceState, DispatchError, Dispatcher, DropReason, Event, FinalReport,
-    JobAccount, JobId, Measurement, Solution, Switch, WorkSpec,
+    JobAccount, JobId, Measurement, Solution, Switch, WorkHandle, WorkSpec,
 };
 pub use stats::{DeviceStats, Ewma, Stats};

@@ -207,7 +207,12 @@ fn stop_reports_the_running_jobs_accounting() {
     .unwrap();
     let mut j = job(3, 1);
     j.target = [0; 4];
-    d.set_work(WorkSpec::new(9, j).start_index(1000));
+    // Work set from another thread through a handle.
+    let handle = d.handle();
+    std::thread::spawn(move || handle.set_work(WorkSpec::new(9, j).start_index(1000)))
+        .join()
+        .unwrap();
+    assert!(d.is_current(9));
     std::thread::sleep(Duration::from_millis(300));
     let report = d.stop();
     let acc = report.account.unwrap();
