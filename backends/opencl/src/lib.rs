@@ -11,6 +11,7 @@
 //!
 //! Options: `work_group_size` (work items per group), `batch` (indexes per launch),
 //! `cache` (`off` disables the program binary cache), `self_test` (`off` skips it).
+//! `POW_OPENCL_BUILD_LOG=1` prints the compiler's log of each program built from source.
 
 use opencl3::command_queue::CommandQueue;
 use opencl3::context::Context;
@@ -329,6 +330,11 @@ impl OclDevice {
                             self.entry.name
                         ))
                     })?;
+                if std::env::var_os("POW_OPENCL_BUILD_LOG").is_some() {
+                    if let Ok(log) = p.get_build_log(self.entry.id) {
+                        eprintln!("OpenCL build log ({}, {options}):\n{log}", self.entry.name);
+                    }
+                }
                 if self.use_cache {
                     if let Ok(bins) = p.get_binaries() {
                         if let Some(bin) = bins.first().filter(|b| !b.is_empty()) {
