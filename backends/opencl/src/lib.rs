@@ -261,6 +261,14 @@ impl OclDevice {
             )
         };
         let wg_option = pow_gpu_kernels::positive_option(options, "work_group_size")?;
+        if let (Some(w), Ok(max)) = (wg_option, device.max_work_group_size()) {
+            if w as usize > max {
+                return Err(BackendError::invalid(format!(
+                    "option `work_group_size` {w} exceeds the device's limit {max} on {}",
+                    entry.name
+                )));
+            }
+        }
         let batch_option = pow_gpu_kernels::positive_option(options, "batch")?;
         if let Some(b) = batch_option {
             if b > u32::MAX as u64 / 2 {
