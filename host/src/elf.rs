@@ -185,12 +185,12 @@ pub fn check_headers(bytes: &[u8], file_len: u64) -> Result<(), String> {
 /// Reads the headers of the file at `path` and checks them with [`check_headers`]. Refuses
 /// anything that is not a regular file (a FIFO would block the host forever).
 pub fn check_file(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be opened: {e}"))?;
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if !meta.is_file() {
         return Err("not a regular file".into());
     }
     let file_len = meta.len();
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot be opened: {e}"))?;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
     let mut head = Vec::new();
     file.take(HEAD_LEN)
         .read_to_end(&mut head)
