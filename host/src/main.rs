@@ -1,6 +1,7 @@
 //! `pow-host`: Bittensor proof-of-work solver that runs backend plugins on every device.
 
 mod cmd_backends;
+mod cmd_bench;
 mod cmd_solve;
 
 use clap::{Args, Parser, Subcommand};
@@ -55,6 +56,8 @@ enum Command {
     Backends(cmd_backends::BackendsArgs),
     /// Solve one challenge offline and print the nonce and seal.
     Solve(cmd_solve::SolveArgs),
+    /// Measure attempts per second of each device alone and of all together.
+    Bench(cmd_bench::BenchArgs),
 }
 
 /// What every command gets: the loaded plugins and the user's selection.
@@ -132,6 +135,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Backends(args) => cmd_backends::run(&ctx, &args),
         Command::Solve(args) => cmd_solve::run(&ctx, &args),
+        Command::Bench(args) => cmd_bench::run(&ctx, &args),
     }
 }
 
