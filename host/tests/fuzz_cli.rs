@@ -121,6 +121,7 @@ const FLAGS: &[&str] = &[
     "--opencl-devices",
     "--backend-opt",
     "--plugin-dir",
+    "--seconds",
 ];
 
 fn value_text() -> impl Strategy<Value = String> {
@@ -194,6 +195,36 @@ proptest! {
         } else {
             prop_assert_eq!(code, 2, "{:?}: {}", argv, stderr);
             prop_assert!(stderr.contains(flag), "{}", stderr);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(config(3_000))]
+
+    #[test]
+    fn bench_seconds_are_checked(
+        value in prop_oneof![
+            number_text(),
+            any::<f64>().prop_map(|f| f.to_string()),
+            (0.0f64..4000.0).prop_map(|f| f.to_string()),
+            proptest::sample::select(&["NaN", "inf", "-inf", "1e3", "1e-300", "3600", "3600.0000001", "-0.0", "0"][..])
+                .prop_map(String::from),
+        ],
+    ) {
+        let argv: Vec<OsString> = vec!["bench".into(), format!("--seconds={value}").into()];
+        let out = run(&argv);
+        let code = check_sane(&argv, &out)?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let valid = value
+            .parse::<f64>()
+            .is_ok_and(|s| s.is_finite() && s > 0.0 && s <= 3600.0);
+        if valid {
+            prop_assert_eq!(code, 1, "{:?}: {}", argv, stderr);
+            prop_assert!(stderr.contains("no backend plugins were found"), "{}", stderr);
+        } else {
+            prop_assert_eq!(code, 2, "{:?}: {}", argv, stderr);
+            prop_assert!(stderr.contains("--seconds"), "{}", stderr);
         }
     }
 }
