@@ -7,6 +7,12 @@
 #ifndef POW_DIALECT_H
 #define POW_DIALECT_H
 
+#ifdef POW_HOST_EMULATION
+#define __global__
+#define __device__
+#define __constant__
+#define __forceinline__ inline
+#endif
 #ifndef __global__
 #define __global__ __attribute__((global))
 #endif
@@ -31,6 +37,37 @@ typedef struct {
 #define POW_OUT
 #define POW_TABLE static __constant__ const
 
+#ifdef POW_HOST_EMULATION
+/*
+ * Host C++ models of the PTX instructions below, written from their definitions in the PTX
+ * ISA, so that this dialect (lane pairs, funnel-shift rotations, lop3 truth tables, prmt
+ * byte swaps) can be checked against the seal library on a machine without a GPU
+ * (backends/cuda/tests/host_emulation.rs). Not used for device builds.
+ */
+static u32 pow_emu_gid;
+/* shf.l.wrap.b32 d, a, b, c: bits 63..32 of ({b, a} << (c & 31)). */
+POW_INLINE u32 pow_shf_l(u32 lo, u32 hi, u32 n) {
+    return (u32)(((((u64)hi << 32) | lo) << (n & 31)) >> 32);
+}
+/* shf.r.wrap.b32 d, a, b, c: bits 31..0 of ({b, a} >> (c & 31)); with a = b a rotation. */
+POW_INLINE u32 rotr32(u32 x, u32 n) { return (u32)(((((u64)x << 32) | x) >> (n & 31))); }
+/* prmt.b32 d, a, b, c (default mode): byte i of d is byte (c >> 4i) & 7 of {b, a}. */
+POW_INLINE u32 bswap32(u32 x) {
+    u64 bytes = (u64)x; /* b = 0 */
+    u32 sel = 0x0123, d = 0;
+    for (int i = 0; i < 4; i++) d |= (u32)((bytes >> (8 * ((sel >> (4 * i)) & 7))) & 0xff) << (8 * i);
+    return d;
+}
+/* lop3.b32 d, a, b, c, imm: bit k of imm is the result for (a, b, c) = (k>>2&1, k>>1&1, k&1). */
+POW_INLINE u32 pow_emu_lop3(u32 a, u32 b, u32 c, u32 imm) {
+    u32 d = 0;
+    for (u32 k = 0; k < 8; k++)
+        if (imm >> k & 1) d |= ((k & 4) ? a : ~a) & ((k & 2) ? b : ~b) & ((k & 1) ? c : ~c);
+    return d;
+}
+#define POW_LOP3(name, imm) \
+    POW_INLINE u32 name(u32 a, u32 b, u32 c) { return pow_emu_lop3(a, b, c, imm); }
+#else
 POW_INLINE u32 pow_shf_l(u32 lo, u32 hi, u32 n) {
     u32 d;
     asm("shf.l.wrap.b32 %0, %1, %2, %3;" : "=r"(d) : "r"(lo), "r"(hi), "r"(n));
@@ -43,7 +80,7 @@ POW_INLINE u32 rotr32(u32 x, u32 n) {
 }
 POW_INLINE u32 bswap32(u32 x) {
     u32 d;
-    asm("prmt.b32 %0, %1, 0, 0x0123;" : "=r"(d) : "r"(x));
+    asm("prmt.b32 %0, %1, %2, 0x0123;" : "=r"(d) : "r"(x), "r"(0u));
     return d;
 }
 #define POW_LOP3(name, imm)                                                                    \
@@ -52,6 +89,7 @@ POW_INLINE u32 bswap32(u32 x) {
         asm("lop3.b32 %0, %1, %2, %3, " #imm ";" : "=r"(d) : "r"(a), "r"(b), "r"(c));       \
         return d;                                                                              \
     }
+#endif
 POW_LOP3(xor3_32, 0x96)
 POW_LOP3(ch32, 0xca)
 POW_LOP3(maj32, 0xe8)
@@ -79,9 +117,16 @@ POW_INLINE lane_t lane_rotl(lane_t x, const u32 n) {
     return lane_make(pow_shf_l(x.lo, x.hi, n - 32), pow_shf_l(x.hi, x.lo, n - 32));
 }
 
+#ifdef POW_HOST_EMULATION
+POW_INLINE u32 atomic_inc_u32(u32 *p) { return (*p)++; }
+POW_INLINE void atomic_min_u32(u32 *p, u32 v) {
+    if (v < *p) *p = v;
+}
+POW_INLINE u32 pow_global_id(void) { return pow_emu_gid; }
+#else
 POW_INLINE u32 atomic_inc_u32(u32 *p) {
     u32 old;
-    asm volatile("atom.add.u32 %0, [%1], 1;" : "=r"(old) : "l"(p) : "memory");
+    asm volatile("atom.add.u32 %0, [%1], %2;" : "=r"(old) : "l"(p), "r"(1u) : "memory");
     return old;
 }
 POW_INLINE void atomic_min_u32(u32 *p, u32 v) {
@@ -94,5 +139,7 @@ POW_INLINE u32 pow_global_id(void) {
     asm("mov.u32 %0, %%tid.x;" : "=r"(tid));
     return ctaid * ntid + tid;
 }
+
+#endif
 
 #endif

@@ -11,6 +11,7 @@
 //!
 //! Options: `work_group_size` (work items per group), `batch` (indexes per launch),
 //! `cache` (`off` disables the program binary cache), `self_test` (`off` skips it).
+//! `POW_OPENCL_BUILD_LOG=1` prints the compiler's log of each program built from source.
 
 use opencl3::command_queue::CommandQueue;
 use opencl3::context::Context;
@@ -260,6 +261,14 @@ impl OclDevice {
             )
         };
         let wg_option = pow_gpu_kernels::positive_option(options, "work_group_size")?;
+        if let (Some(w), Ok(max)) = (wg_option, device.max_work_group_size()) {
+            if w as usize > max {
+                return Err(BackendError::invalid(format!(
+                    "option `work_group_size` {w} exceeds the device's limit {max} on {}",
+                    entry.name
+                )));
+            }
+        }
         let batch_option = pow_gpu_kernels::positive_option(options, "batch")?;
         if let Some(b) = batch_option {
             if b > u32::MAX as u64 / 2 {
@@ -329,6 +338,11 @@ impl OclDevice {
                             self.entry.name
                         ))
                     })?;
+                if std::env::var_os("POW_OPENCL_BUILD_LOG").is_some() {
+                    if let Ok(log) = p.get_build_log(self.entry.id) {
+                        eprintln!("OpenCL build log ({}, {options}):\n{log}", self.entry.name);
+                    }
+                }
                 if self.use_cache {
                     if let Ok(bins) = p.get_binaries() {
                         if let Some(bin) = bins.first().filter(|b| !b.is_empty()) {
