@@ -17,8 +17,8 @@ pub struct BenchArgs {
     /// Challenge layout to hash.
     #[arg(long, value_enum, default_value = "v1")]
     challenge: ChallengeKind,
-    /// Seconds of each measuring phase: every device alone, each candidate mix, and the
-    /// chosen mix dispatched.
+    /// Seconds of each measuring phase (at least 0.05): every device alone, each candidate
+    /// mix, and the chosen mix dispatched.
     #[arg(long, default_value_t = 5.0, value_name = "S")]
     seconds: f64,
     /// Challenge switches to time after the run.
@@ -70,9 +70,9 @@ fn latency_summary(r: &BenchReport) -> Option<(f64, f64, f64)> {
 
 /// Runs `pow-host bench`.
 pub fn run(ctx: &Context, args: &BenchArgs) -> Result<(), Failure> {
-    if !(args.seconds.is_finite() && args.seconds >= 0.1 && args.seconds <= 3600.0) {
+    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
         return Err(Failure::usage(format!(
-            "--seconds {}: expected a number of seconds from 0.1 to 3600",
+            "--seconds {}: expected a number of seconds above 0 and at most 3600",
             args.seconds
         )));
     }
@@ -83,7 +83,8 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<(), Failure> {
     for w in &warnings {
         eprintln!("warning: {w}");
     }
-    let phase = Duration::from_secs_f64(args.seconds);
+    // Shorter phases than this measure nothing useful.
+    let phase = Duration::from_secs_f64(args.seconds.max(0.05));
     let r = bench_dispatch(devices, &job, config, phase, args.switches)?;
     for (label, reason) in &r.dropped {
         eprintln!("warning: device {label} dropped: {reason}");
