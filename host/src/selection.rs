@@ -117,7 +117,13 @@ impl Selection {
     ) -> Result<(Vec<OpenDevice>, Vec<String>), Failure> {
         let mut devices = Vec::new();
         let mut warnings = Vec::new();
-        for plugin in self.pick(plugins)? {
+        let picked = self.pick(plugins)?;
+        // With `--backends all`, CPU-type devices of other backends (an OpenCL CPU runtime such
+        // as PoCL) would compete for the same cores as the cpu backend, and slower; they are
+        // used only when named explicitly.
+        let cpu_backend_present =
+            self.backends.is_empty() && picked.iter().any(|p| p.name == "cpu");
+        for plugin in picked {
             let options = self.options_for(&plugin.name);
             let listed = match plugin.list_devices(&options) {
                 Ok(l) => l,
@@ -150,6 +156,18 @@ impl Selection {
             }
             for info in listed {
                 if wanted.is_some_and(|w| !w.contains(&info.index)) {
+                    continue;
+                }
+                if cpu_backend_present
+                    && wanted.is_none()
+                    && plugin.name != "cpu"
+                    && info.kind == pow_backend_api::DeviceKind::Cpu
+                {
+                    warnings.push(format!(
+                        "{}:{} ({}) is a CPU device and shares its cores with the cpu backend: \
+                         not used unless named (--backends {} or --{}-devices)",
+                        plugin.name, info.index, info.name, plugin.name, plugin.name
+                    ));
                     continue;
                 }
                 match plugin.open_device(info.index, &options) {
