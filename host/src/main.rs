@@ -1,6 +1,8 @@
 //! `pow-host`: Bittensor proof-of-work solver that runs backend plugins on every device.
 
 mod cmd_backends;
+mod cmd_faucet;
+mod cmd_register;
 mod cmd_solve;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,12 +13,20 @@ use std::path::PathBuf;
 
 /// Bittensor proof-of-work registration solver with pluggable CPU and GPU backends.
 #[derive(Parser, Debug)]
-#[command(name = "pow-host", version, about)]
+#[command(
+    name = "pow-host",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a command, `pow-host --netuid N ...` registers (same options as `register`).
+    #[command(flatten)]
+    default_register: cmd_register::RegisterArgs,
 }
 
 /// Options that apply to every command.
@@ -51,6 +61,10 @@ enum Command {
     Backends(cmd_backends::BackendsArgs),
     /// Solve one challenge offline and print the nonce and seal.
     Solve(cmd_solve::SolveArgs),
+    /// Register a hotkey on a subnet by proof of work (the default command).
+    Register(cmd_register::RegisterArgs),
+    /// Draw test TAO from the faucet (test and dev runtimes).
+    Faucet(cmd_faucet::FaucetArgs),
 }
 
 /// What every command gets: the loaded plugins and the user's selection.
@@ -114,8 +128,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         verbose: cli.global.verbose,
     };
     match cli.command {
-        Command::Backends(args) => cmd_backends::run(&ctx, &args),
-        Command::Solve(args) => cmd_solve::run(&ctx, &args),
+        Some(Command::Backends(args)) => cmd_backends::run(&ctx, &args),
+        Some(Command::Solve(args)) => cmd_solve::run(&ctx, &args),
+        Some(Command::Register(args)) => cmd_register::run(&ctx, &args),
+        Some(Command::Faucet(args)) => cmd_faucet::run(&ctx, &args),
+        None => cmd_register::run(&ctx, &cli.default_register),
     }
 }
 
