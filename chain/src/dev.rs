@@ -343,13 +343,8 @@ impl State {
             sn.order.push(*hotkey);
             (sn.order.len() - 1) as u16
         } else {
-            // Full: replace the neuron registered longest ago (the dev chain's pruning rule).
-            let (uid, _) = sn
-                .uids
-                .iter()
-                .map(|(_, u)| (*u, ()))
-                .min()
-                .expect("a full subnet has neurons");
+            // Full: the dev chain's pruning rule replaces the lowest UID.
+            let uid = *sn.uids.values().min().expect("a full subnet has neurons");
             let old = sn.order[uid as usize];
             sn.uids.remove(&old);
             sn.order[uid as usize] = *hotkey;

@@ -383,14 +383,18 @@ async fn register(
                 "message": format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}; nothing sent"),
             }))
         }
-        Ok(state) => eprintln!(
-            "subnet {netuid}: difficulty {} (min {:?}, max {:?}), {} of {} registrations this block",
-            state.difficulty,
-            state.min_difficulty,
-            state.max_difficulty,
-            state.registrations_this_block,
-            state.max_registrations_per_block
-        ),
+        Ok(state) => {
+            let show = |v: Option<u64>| v.map_or("unset".to_string(), |v| v.to_string());
+            eprintln!(
+                "subnet {netuid}: difficulty {} (min {}, max {}), mining at {}; {} of {} registrations this block",
+                state.difficulty,
+                show(state.min_difficulty),
+                show(state.max_difficulty),
+                state.mining_difficulty(),
+                state.registrations_this_block,
+                state.max_registrations_per_block
+            )
+        }
     }
     // Unlock the signing key before mining, so a password prompt never waits on a proof.
     let signer = match scheme {

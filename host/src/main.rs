@@ -13,12 +13,7 @@ use std::path::PathBuf;
 
 /// Bittensor proof-of-work registration solver with pluggable CPU and GPU backends.
 #[derive(Parser, Debug)]
-#[command(
-    name = "pow-host",
-    version,
-    about,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "pow-host", version, about)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -138,6 +133,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.command.is_none() && cli.default_register.netuid.is_none() {
+        // No command and nothing to register: show what there is.
+        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        std::process::exit(2);
+    }
+    if cli.command.is_some() && cli.default_register.netuid.is_some() {
+        eprintln!("error: put --netuid after the command (or use no command to register)");
+        std::process::exit(2);
+    }
     if let Err(f) = run(cli) {
         eprintln!("error: {}", f.message);
         std::process::exit(f.code);
