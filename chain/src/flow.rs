@@ -393,6 +393,11 @@ impl Runner<'_> {
             })
             .await
             .map_err(FlowError::Chain)?;
+            if let Some(uid) = state.uid {
+                return Ok(Err(format!(
+                    "the hotkey was registered meanwhile (UID {uid})"
+                )));
+            }
             if let Some(last) = state.last_pow_registration_block {
                 if job.head.number <= last {
                     return Ok(Err(format!(
