@@ -20,6 +20,7 @@ pub struct FaucetArgs {
     pub chain: ChainArgs,
 }
 
+/// Runs `pow-host faucet`.
 pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
     let ep = endpoint(&args.chain)?;
     let keys = Keys::load(&args.chain, ep == Endpoint::Dev)?;

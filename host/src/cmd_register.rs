@@ -174,7 +174,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
 }
 
-/// Resolves the endpoint; `true` when it is the embedded dev chain.
+/// Resolves the endpoint named on the command line.
 pub fn endpoint(args: &ChainArgs) -> Result<Endpoint, Failure> {
     network::resolve(args.network.as_deref(), args.endpoint.as_deref()).map_err(Failure::usage)
 }
@@ -313,6 +313,7 @@ fn merge(v: &mut Value, base: Value) {
     }
 }
 
+/// Runs `pow-host register`.
 pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
     let Some(netuid) = args.netuid else {
         return Err(Failure::usage(
