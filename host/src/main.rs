@@ -1,12 +1,13 @@
 //! `pow-host`: Bittensor proof-of-work solver that runs backend plugins on every device.
 
 mod cmd_backends;
+mod cmd_bench;
 mod cmd_faucet;
 mod cmd_register;
 mod cmd_solve;
 
 use clap::{Args, Parser, Subcommand};
-use pow_host::plugins::{load_all, plugin_dirs, LoadReport};
+use pow_host::plugins::{load_all_with, plugin_dirs, LoadPolicy, LoadReport};
 use pow_host::selection::Selection;
 use pow_host::Failure;
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ pub struct GlobalArgs {
     /// More output on stderr (plugin loading, devices).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Load plugin files even when other users could have written them (group- or
+    /// world-writable file or folder, or owned by someone else).
+    #[arg(long, global = true)]
+    allow_insecure_plugins: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -56,6 +61,8 @@ enum Command {
     Backends(cmd_backends::BackendsArgs),
     /// Solve one challenge offline and print the nonce and seal.
     Solve(cmd_solve::SolveArgs),
+    /// Measure attempts per second of each device alone and of all together.
+    Bench(cmd_bench::BenchArgs),
     /// Register a hotkey on a subnet by proof of work (the default command).
     Register(cmd_register::RegisterArgs),
     /// Draw test TAO from the faucet (test and dev runtimes).
@@ -99,7 +106,12 @@ impl GlobalArgs {
 fn run(cli: Cli) -> Result<(), Failure> {
     let selection = cli.global.selection()?;
     let dirs = plugin_dirs(&cli.global.plugin_dirs);
-    let report = load_all(&dirs);
+    let report = load_all_with(
+        &dirs,
+        LoadPolicy {
+            allow_insecure: cli.global.allow_insecure_plugins,
+        },
+    );
     if cli.global.verbose > 0 {
         for d in &dirs {
             eprintln!("plugin folder: {}", d.path.display());
@@ -117,6 +129,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
     for s in &report.skipped {
         eprintln!("warning: skipped plugin {}: {}", s.path.display(), s.reason);
     }
+    for s in &report.insecure {
+        eprintln!(
+            "warning: insecure plugin {}: {}",
+            s.path.display(),
+            s.reason
+        );
+    }
     let ctx = Context {
         report,
         selection,
@@ -125,6 +144,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Some(Command::Backends(args)) => cmd_backends::run(&ctx, &args),
         Some(Command::Solve(args)) => cmd_solve::run(&ctx, &args),
+        Some(Command::Bench(args)) => cmd_bench::run(&ctx, &args),
         Some(Command::Register(args)) => cmd_register::run(&ctx, &args),
         Some(Command::Faucet(args)) => cmd_faucet::run(&ctx, &args),
         None => cmd_register::run(&ctx, &cli.default_register),

@@ -1,6 +1,7 @@
 //! Per-job precomputation shared by every CPU path: the SHA-256 midstate of the constant
 //! blocks before the nonce and the padded tail blocks with the nonce bytes left blank.
 
+use crate::plan::Plan;
 use pow_backend_api::{Job, NonceMapping};
 use sha2::digest::generic_array::GenericArray;
 
@@ -24,6 +25,8 @@ pub struct PreparedJob {
     pub target: [u64; 4],
     /// Index-to-nonce mapping.
     pub mapping: NonceMapping,
+    /// Word-level layout for the SIMD paths.
+    pub plan: Plan,
 }
 
 impl PreparedJob {
@@ -48,11 +51,13 @@ impl PreparedJob {
             rest.push(0);
         }
         rest.extend_from_slice(&((total as u64) * 8).to_be_bytes());
-        let tail = rest
+        let tail: Vec<[u8; 64]> = rest
             .chunks_exact(64)
             .map(|c| c.try_into().unwrap())
             .collect();
+        let plan = Plan::new(midstate, &tail, nonce_offset);
         PreparedJob {
+            plan,
             midstate,
             tail,
             nonce_offset,

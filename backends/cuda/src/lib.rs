@@ -1,0 +1,498 @@
+//! CUDA solver backend for pow-host.
+//!
+//! The NVIDIA driver (`libcuda.so.1`) is loaded at run time through cudarc, so the plugin
+//! builds without the CUDA toolkit and, on a machine without a driver or GPU, lists no
+//! devices and says why. Every GPU is one device (index = CUDA ordinal).
+//!
+//! Kernels: the shared source in `kernels/` compiled to PTX at build time by clang (see
+//! build.rs) for each prebuilt job [`Layout`]; NVRTC (`libnvrtc.so`, from the toolkit) compiles
+//! the embedded source at run time when no prebuilt PTX fits the layout or the device, or when
+//! the driver refuses the PTX. NVRTC output is cached on disk like the OpenCL binaries.
+//! Opening a device runs [`pow_gpu_kernels::self_test`]; a failing device is refused.
+//!
+//! Options: `block` (threads per block, a multiple of 32), `batch` (indexes per launch),
+//! `ptx` (`off` forces NVRTC), `cache` (`off`), `self_test` (`off`).
+
+pub mod geometry;
+
+use cudarc::driver::sys::CUdevice_attribute;
+use cudarc::driver::{
+    CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, LaunchConfig, PinnedHostSlice,
+    PushKernelArg,
+};
+use cudarc::nvrtc::Ptx;
+pub use geometry::Geometry;
+use pow_backend_api::{
+    Backend, BackendError, Device, DeviceInfo, DeviceKind, Job, Options, SearchOutcome,
+};
+use pow_gpu_kernels::{GpuJob, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+mod prebuilt {
+    include!(concat!(env!("OUT_DIR"), "/prebuilt_ptx.rs"));
+}
+pub use prebuilt::{PREBUILT_PTX, PTX_NOTE};
+
+/// The prebuilt PTX for a layout that a device of compute capability `cc` (e.g. 90) can
+/// load, best first.
+pub fn prebuilt_for(layout: Layout, cc: u32) -> Vec<(u32, &'static str)> {
+    let mut v: Vec<(u32, &'static str)> = PREBUILT_PTX
+        .iter()
+        .filter(|(b, o, sm, _)| *b == layout.blocks && *o == layout.nonce_off && *sm <= cc)
+        .map(|(_, _, sm, ptx)| (*sm, *ptx))
+        .collect();
+    v.sort_by_key(|p| std::cmp::Reverse(p.0));
+    v
+}
+
+/// The driver's CUDA version as `major.minor`.
+fn driver_version() -> String {
+    let mut v: std::ffi::c_int = 0;
+    // SAFETY: only called after the driver library was found; writes one int.
+    let r = unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut v) };
+    if r == cudarc::driver::sys::CUresult::CUDA_SUCCESS {
+        format!("{}.{}", v / 1000, (v % 1000) / 10)
+    } else {
+        "?".into()
+    }
+}
+
+/// Number of CUDA devices, or why there are none usable. Never panics: cudarc panics when
+/// a driver symbol is missing, which is reported as a reason.
+pub fn driver_status() -> Result<u32, String> {
+    // SAFETY: probing for the library only loads it.
+    if !unsafe { cudarc::driver::sys::is_culib_present() } {
+        return Err(
+            "NVIDIA driver library (libcuda.so.1) not found: no NVIDIA driver is installed".into(),
+        );
+    }
+    let probe = catch_unwind(|| -> Result<u32, String> {
+        cudarc::driver::result::init().map_err(|e| format!("cuInit failed: {e:?}"))?;
+        let n = cudarc::driver::result::device::get_count()
+            .map_err(|e| format!("cuDeviceGetCount failed: {e:?}"))?;
+        Ok(n.max(0) as u32)
+    });
+    match probe {
+        Ok(Ok(0)) => Err("the NVIDIA driver reports no CUDA device".into()),
+        Ok(r) => r,
+        Err(_) => Err(
+            "the NVIDIA driver is too old for this plugin (a driver entry point is missing)".into(),
+        ),
+    }
+}
+
+/// Static facts about one GPU.
+#[derive(Clone, Debug)]
+struct Gpu {
+    info: DeviceInfo,
+    cc: u32,
+    sms: u32,
+    threads_per_sm: u32,
+}
+
+fn describe(ordinal: u32) -> Result<Gpu, BackendError> {
+    use cudarc::driver::result::device;
+    let fail = drv;
+    let dev = device::get(ordinal as i32).map_err(fail("cuDeviceGet"))?;
+    let name = device::get_name(dev).map_err(fail("cuDeviceGetName"))?;
+    // SAFETY: valid device handle; attribute queries only.
+    let attr = |a: CUdevice_attribute| {
+        unsafe { device::get_attribute(dev, a) }.map_err(fail("cuDeviceGetAttribute"))
+    };
+    let major = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+    let minor = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
+    let sms = attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?.max(1) as u32;
+    let threads_per_sm =
+        attr(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR)?.max(32)
+            as u32;
+    // SAFETY: valid device handle.
+    let mem = unsafe { device::total_mem(dev) }.unwrap_or(0);
+    Ok(Gpu {
+        info: DeviceInfo {
+            index: ordinal,
+            name: name.trim().to_string().into(),
+            kind: DeviceKind::Gpu,
+            compute_units: sms,
+            detail: format!(
+                "sm_{major}{minor}, {sms} SMs, {:.1} GiB, driver CUDA {}",
+                mem as f64 / (1u64 << 30) as f64,
+                driver_version()
+            )
+            .into(),
+        },
+        cc: (major * 10 + minor) as u32,
+        sms,
+        threads_per_sm,
+    })
+}
+
+/// The CUDA backend.
+#[derive(Default)]
+pub struct CudaBackend;
+
+impl Backend for CudaBackend {
+    fn name(&self) -> &str {
+        "cuda"
+    }
+
+    fn description(&self) -> String {
+        format!("NVIDIA GPUs through the CUDA driver (loaded at run time); {PTX_NOTE}")
+    }
+
+    fn list_devices(&self, _options: &Options) -> Result<Vec<DeviceInfo>, BackendError> {
+        let Ok(n) = driver_status() else {
+            return Ok(Vec::new());
+        };
+        (0..n).map(|i| describe(i).map(|g| g.info)).collect()
+    }
+
+    fn unavailable_reason(&self, _options: &Options) -> Option<String> {
+        driver_status().err()
+    }
+
+    fn open_device(&self, index: u32, options: &Options) -> Result<Box<dyn Device>, BackendError> {
+        Ok(Box::new(open_cuda_device(index, options)?))
+    }
+}
+
+/// Opens CUDA device `index` and runs its self-test (what `open_device` does), returning the
+/// concrete device so that tests can also use its [`Launcher`] side.
+pub fn open_cuda_device(index: u32, options: &Options) -> Result<CuDevice, BackendError> {
+    let n = driver_status().map_err(BackendError::unavailable)?;
+    if index >= n {
+        return Err(BackendError::invalid(format!(
+            "no CUDA device with index {index} ({n} present)"
+        )));
+    }
+    let mut device = CuDevice::open(describe(index)?, options)?;
+    if options.get("self_test") != Some("off") {
+        pow_gpu_kernels::self_test(&mut device).map_err(|e| {
+            BackendError::failed(format!(
+                "CUDA device {index} ({}) failed the self-test and is refused: {e}",
+                device.gpu.info.name
+            ))
+        })?;
+    }
+    Ok(device)
+}
+
+/// A loaded module with its kernels.
+struct Loaded {
+    _module: Arc<CudaModule>,
+    search: CudaFunction,
+    seals: CudaFunction,
+}
+
+/// Initial contents of a result buffer.
+static INIT: [u32; 2] = RESULT_INIT;
+
+fn drv(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> BackendError {
+    move |e| BackendError::failed(format!("{what}: {e:?}"))
+}
+
+/// An opened CUDA device.
+pub struct CuDevice {
+    gpu: Gpu,
+    ctx: Arc<CudaContext>,
+    stream: Arc<CudaStream>,
+    modules: HashMap<Layout, Loaded>,
+    layout: Option<Layout>,
+    job: Option<GpuJob>,
+    params: CudaSlice<u32>,
+    results: [CudaSlice<u32>; 2],
+    host: [PinnedHostSlice<u32>; 2],
+    in_flight: [bool; 2],
+    geometry: Geometry,
+    use_ptx: bool,
+    use_cache: bool,
+}
+
+impl CuDevice {
+    fn open(gpu: Gpu, options: &Options) -> Result<CuDevice, BackendError> {
+        let geometry = Geometry::choose(
+            gpu.sms,
+            gpu.threads_per_sm,
+            pow_gpu_kernels::positive_option(options, "block")?,
+            pow_gpu_kernels::positive_option(options, "batch")?,
+        )?;
+        let ctx =
+            CudaContext::new(gpu.info.index as usize).map_err(drv("cuDevicePrimaryCtxRetain"))?;
+        // Sleep instead of spinning while waiting for a launch: the CPU backend may share the
+        // host cores.
+        let _ = ctx.set_blocking_synchronize();
+        let stream = ctx.new_stream().map_err(drv("cuStreamCreate"))?;
+        let params = stream
+            .alloc_zeros::<u32>(pow_gpu_kernels::PARAM_WORDS)
+            .map_err(drv("cuMemAlloc"))?;
+        let r0 = stream
+            .alloc_zeros::<u32>(RESULT_WORDS)
+            .map_err(drv("cuMemAlloc"))?;
+        let r1 = stream
+            .alloc_zeros::<u32>(RESULT_WORDS)
+            .map_err(drv("cuMemAlloc"))?;
+        // SAFETY: pinned host buffers, only read after their copy's event completed.
+        let (h0, h1) = unsafe {
+            (
+                ctx.alloc_pinned::<u32>(RESULT_WORDS)
+                    .map_err(drv("cuMemHostAlloc"))?,
+                ctx.alloc_pinned::<u32>(RESULT_WORDS)
+                    .map_err(drv("cuMemHostAlloc"))?,
+            )
+        };
+        Ok(CuDevice {
+            gpu,
+            ctx,
+            stream,
+            modules: HashMap::new(),
+            layout: None,
+            job: None,
+            params,
+            results: [r0, r1],
+            host: [h0, h1],
+            in_flight: [false; 2],
+            geometry,
+            use_ptx: options.get("ptx") != Some("off"),
+            use_cache: options.get("cache") != Some("off"),
+        })
+    }
+
+    /// Launch sizes in use.
+    pub fn geometry(&self) -> Geometry {
+        self.geometry
+    }
+
+    fn functions(module: Arc<CudaModule>) -> Result<Loaded, BackendError> {
+        Ok(Loaded {
+            search: module
+                .load_function(pow_gpu_kernels::SEARCH_KERNEL)
+                .map_err(drv("cuModuleGetFunction"))?,
+            seals: module
+                .load_function(pow_gpu_kernels::SEALS_KERNEL)
+                .map_err(drv("cuModuleGetFunction"))?,
+            _module: module,
+        })
+    }
+
+    /// Loads the kernels of a layout: prebuilt PTX, else NVRTC (cached on disk).
+    fn load_layout(&mut self, layout: Layout) -> Result<(), BackendError> {
+        if self.modules.contains_key(&layout) {
+            return Ok(());
+        }
+        let mut problems = Vec::new();
+        if self.use_ptx {
+            for (sm, ptx) in prebuilt_for(layout, self.gpu.cc) {
+                match self.ctx.load_module(Ptx::from_src(ptx)) {
+                    Ok(m) => {
+                        self.modules.insert(layout, Self::functions(m)?);
+                        return Ok(());
+                    }
+                    Err(e) => problems.push(format!("prebuilt sm_{sm} PTX refused: {e:?}")),
+                }
+            }
+            if problems.is_empty() {
+                problems.push(format!(
+                    "no prebuilt PTX for layout {} and sm_{} ({PTX_NOTE})",
+                    layout.key(),
+                    self.gpu.cc
+                ));
+            }
+        }
+        let loaded = self.nvrtc(layout).map_err(|e| {
+            BackendError::failed(format!(
+                "cannot load the CUDA kernel: {}; {e}",
+                problems.join("; ")
+            ))
+        })?;
+        self.modules.insert(layout, loaded);
+        Ok(())
+    }
+
+    fn nvrtc(&self, layout: Layout) -> Result<Loaded, String> {
+        // SAFETY: probing for the library only loads it.
+        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
+            return Err("NVRTC (libnvrtc.so) is not installed".into());
+        }
+        let arch = geometry::compute_arch(self.gpu.cc);
+        let source = pow_gpu_kernels::cuda_source();
+        let defines = layout.defines();
+        let key = pow_gpu_kernels::text_hash(&format!(
+            "{}\n{arch}\n{}\n{}\n{source}",
+            self.gpu.info.name,
+            driver_version(),
+            defines.join(" ")
+        ));
+        if self.use_cache {
+            if let Some(text) =
+                pow_gpu_kernels::cache::load("cuda", &key).and_then(|b| String::from_utf8(b).ok())
+            {
+                if let Ok(m) = self.ctx.load_module(Ptx::from_src(text)) {
+                    return Self::functions(m).map_err(|e| e.to_string());
+                }
+            }
+        }
+        let opts = cudarc::nvrtc::CompileOptions {
+            arch: Some(arch),
+            options: defines,
+            ..Default::default()
+        };
+        let ptx = catch_unwind(AssertUnwindSafe(|| {
+            cudarc::nvrtc::compile_ptx_with_opts(&source, opts)
+        }))
+        .map_err(|_| "NVRTC is too old for this plugin".to_string())?
+        .map_err(|e| format!("NVRTC compilation failed: {e:?}"))?;
+        let text = ptx.to_src();
+        let module = self
+            .ctx
+            .load_module(Ptx::from_src(text.clone()))
+            .map_err(|e| format!("the driver refused NVRTC's PTX: {e:?}"))?;
+        if self.use_cache {
+            pow_gpu_kernels::cache::store("cuda", &key, text.as_bytes());
+        }
+        Self::functions(module).map_err(|e| e.to_string())
+    }
+
+    fn loaded(&self) -> Result<&Loaded, BackendError> {
+        self.layout
+            .and_then(|l| self.modules.get(&l))
+            .ok_or_else(|| BackendError::invalid("search called before set_job"))
+    }
+}
+
+impl Launcher for CuDevice {
+    fn load(&mut self, job: &GpuJob) -> Result<(), BackendError> {
+        self.drain();
+        self.load_layout(job.layout)?;
+        self.stream
+            .memcpy_htod(&job.params[..], &mut self.params)
+            .map_err(drv("cuMemcpyHtoD"))?;
+        self.layout = Some(job.layout);
+        Ok(())
+    }
+
+    fn launch(
+        &mut self,
+        slot: usize,
+        base: u64,
+        count: u32,
+        midstate: &[u32; 8],
+    ) -> Result<(), BackendError> {
+        let layout = self
+            .layout
+            .ok_or_else(|| BackendError::invalid("search called before set_job"))?;
+        let loaded = self
+            .modules
+            .get(&layout)
+            .ok_or_else(|| BackendError::failed("kernel not loaded"))?;
+        let stream = &self.stream;
+        let result = &mut self.results[slot];
+        stream
+            .memcpy_htod(&INIT[..], &mut result.slice_mut(0..2))
+            .map_err(drv("cuMemcpyHtoDAsync"))?;
+        let cfg = self.geometry.config(count);
+        let mut args = stream.launch_builder(&loaded.search);
+        args.arg(&self.params)
+            .arg(&mut *result)
+            .arg(&base)
+            .arg(&count);
+        for m in midstate {
+            args.arg(m);
+        }
+        // SAFETY: the argument list matches `pow_search` in kernels/pow.cu.
+        unsafe { args.launch(cfg) }.map_err(drv("cuLaunchKernel"))?;
+        stream
+            .memcpy_dtoh(&self.results[slot], &mut self.host[slot])
+            .map_err(drv("cuMemcpyDtoHAsync"))?;
+        self.in_flight[slot] = true;
+        Ok(())
+    }
+
+    fn finish(&mut self, slot: usize) -> Result<Vec<u32>, BackendError> {
+        if !std::mem::take(&mut self.in_flight[slot]) {
+            return Err(BackendError::failed("no launch in flight in this slot"));
+        }
+        // `as_slice` waits for the copy's event.
+        Ok(self.host[slot]
+            .as_slice()
+            .map_err(drv("cuEventSynchronize"))?
+            .to_vec())
+    }
+
+    fn drain(&mut self) {
+        let _ = self.stream.synchronize();
+        self.in_flight = [false; 2];
+    }
+
+    fn seals(
+        &mut self,
+        base: u64,
+        count: u32,
+        midstate: &[u32; 8],
+    ) -> Result<Vec<u32>, BackendError> {
+        let loaded = self.loaded()?;
+        let mut out = self
+            .stream
+            .alloc_zeros::<u32>(count as usize * 8)
+            .map_err(drv("cuMemAlloc"))?;
+        let cfg = self.geometry.config(count);
+        let mut args = self.stream.launch_builder(&loaded.seals);
+        args.arg(&self.params).arg(&mut out).arg(&base).arg(&count);
+        for m in midstate {
+            args.arg(m);
+        }
+        // SAFETY: the argument list matches `pow_seals` in kernels/pow.cu.
+        unsafe { args.launch(cfg) }.map_err(drv("cuLaunchKernel"))?;
+        self.stream.clone_dtoh(&out).map_err(drv("cuMemcpyDtoH"))
+    }
+}
+
+impl Device for CuDevice {
+    fn info(&self) -> DeviceInfo {
+        self.gpu.info.clone()
+    }
+
+    fn set_job(&mut self, job: &Job) -> Result<(), BackendError> {
+        let gpu = GpuJob::new(job)?;
+        self.load(&gpu)?;
+        self.job = Some(gpu);
+        Ok(())
+    }
+
+    fn search(
+        &mut self,
+        start: u64,
+        count: u64,
+        cancel: &AtomicBool,
+    ) -> Result<SearchOutcome, BackendError> {
+        let job = self
+            .job
+            .take()
+            .ok_or_else(|| BackendError::invalid("search called before set_job"))?;
+        let batch = self.geometry.batch;
+        let result = pow_gpu_kernels::drive_search(self, &job, start, count, batch, cancel);
+        self.job = Some(job);
+        result
+    }
+}
+
+impl Drop for CuDevice {
+    fn drop(&mut self) {
+        let _ = self.stream.synchronize();
+    }
+}
+
+/// Launch configuration of a launch of `count` indexes.
+impl Geometry {
+    /// Grid and block dimensions for `count` work items.
+    pub fn config(&self, count: u32) -> LaunchConfig {
+        LaunchConfig {
+            grid_dim: (self.grid(count), 1, 1),
+            block_dim: (self.block, 1, 1),
+            shared_mem_bytes: 0,
+        }
+    }
+}
+
+pow_backend_api::export_backend!(CudaBackend);
