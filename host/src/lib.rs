@@ -4,6 +4,7 @@
 //! the integration tests drive directly).
 
 pub mod device_miner;
+pub mod elf;
 pub mod keys;
 pub mod plugins;
 pub mod selection;

@@ -155,7 +155,7 @@ fn main() {
     let cli = Cli::parse();
     if cli.command.is_none() && cli.default_register.netuid.is_none() {
         // No command and nothing to register: show what there is.
-        let _ = <Cli as clap::CommandFactory>::command().print_help();
+        eprintln!("{}", <Cli as clap::CommandFactory>::command().render_help());
         std::process::exit(2);
     }
     if cli.command.is_some() && cli.default_register.netuid.is_some() {

@@ -284,6 +284,9 @@ mod trust {
 /// from the user should.
 pub fn load_file(path: &Path) -> Result<Plugin, String> {
     let host_api = pow_backend_api::ffi::api_package_version();
+    // A truncated library would crash the process inside dlopen: check its headers first.
+    #[cfg(not(any(windows, target_vendor = "apple")))]
+    crate::elf::check_file(path).map_err(|e| format!("cannot be opened: {e}"))?;
     let header = lib_header_from_path(path).map_err(|e| describe_load_error(&e, host_api))?;
     let api_version = header.version_strings().version.to_string();
     let module = header

@@ -173,3 +173,26 @@ fn file_owned_by_another_user_is_refused() {
     assert_eq!(report.plugins[0].name, "example");
     assert_eq!(report.insecure.len(), 1);
 }
+
+#[test]
+fn verbose_run_logs_each_loaded_file_with_its_version() {
+    let (dir, file) = example_plugin_folder();
+    let out = pow_host(&["-v", "backends"], dir.path());
+    stdout_of(&out);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!(
+        "loaded backend `example` from {} (pow-backend-api {}, interface {})",
+        file.display(),
+        pow_backend_api::ffi::api_package_version(),
+        pow_backend_api::INTERFACE_VERSION
+    );
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        stderr.contains(&format!("plugin folder: {}", dir.path().display())),
+        "{stderr}"
+    );
+    // Without -v, a clean load says nothing about the file.
+    let quiet = pow_host(&["backends"], dir.path());
+    let quiet = String::from_utf8_lossy(&quiet.stderr);
+    assert!(!quiet.contains(&file.display().to_string()), "{quiet}");
+}
