@@ -3,6 +3,7 @@
 //! The binary's commands live in `main.rs`; this library holds the pieces they share (and that
 //! the integration tests drive directly).
 
+pub mod device_miner;
 pub mod elf;
 pub mod keys;
 pub mod plugins;

@@ -2,6 +2,8 @@
 
 mod cmd_backends;
 mod cmd_bench;
+mod cmd_faucet;
+mod cmd_register;
 mod cmd_solve;
 
 use clap::{Args, Parser, Subcommand};
@@ -17,7 +19,10 @@ struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Without a command, `pow-host --netuid N ...` registers (same options as `register`).
+    #[command(flatten)]
+    default_register: cmd_register::RegisterArgs,
 }
 
 /// Options that apply to every command.
@@ -59,6 +64,10 @@ enum Command {
     /// Measure each device alone, candidate mixes, the chosen mix dispatched, and the
     /// latency of challenge switches.
     Bench(cmd_bench::BenchArgs),
+    /// Register a hotkey on a subnet by proof of work (the default command).
+    Register(cmd_register::RegisterArgs),
+    /// Draw test TAO from the faucet (test and dev runtimes).
+    Faucet(cmd_faucet::FaucetArgs),
 }
 
 /// What every command gets: the loaded plugins and the user's selection.
@@ -134,14 +143,26 @@ fn run(cli: Cli) -> Result<(), Failure> {
         verbose: cli.global.verbose,
     };
     match cli.command {
-        Command::Backends(args) => cmd_backends::run(&ctx, &args),
-        Command::Solve(args) => cmd_solve::run(&ctx, &args),
-        Command::Bench(args) => cmd_bench::run(&ctx, &args),
+        Some(Command::Backends(args)) => cmd_backends::run(&ctx, &args),
+        Some(Command::Solve(args)) => cmd_solve::run(&ctx, &args),
+        Some(Command::Bench(args)) => cmd_bench::run(&ctx, &args),
+        Some(Command::Register(args)) => cmd_register::run(&ctx, &args),
+        Some(Command::Faucet(args)) => cmd_faucet::run(&ctx, &args),
+        None => cmd_register::run(&ctx, &cli.default_register),
     }
 }
 
 fn main() {
     let cli = Cli::parse();
+    if cli.command.is_none() && cli.default_register.netuid.is_none() {
+        // No command and nothing to register: show what there is.
+        eprintln!("{}", <Cli as clap::CommandFactory>::command().render_help());
+        std::process::exit(2);
+    }
+    if cli.command.is_some() && cli.default_register.netuid.is_some() {
+        eprintln!("error: put --netuid after the command (or use no command to register)");
+        std::process::exit(2);
+    }
     if let Err(f) = run(cli) {
         eprintln!("error: {}", f.message);
         std::process::exit(f.code);

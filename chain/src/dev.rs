@@ -1,0 +1,686 @@
+//! An embedded development chain: makes blocks on a timer (or on demand), holds subnets and
+//! registrations, and judges proofs with the Subtensor runtime's rules for all three
+//! challenges. It stands in for a node behind the same [`Chain`] trait, and can simulate
+//! faults (dropped subscriptions, failing calls, held-back head notifications) for tests.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use futures::StreamExt;
+use pow_seal::{Challenge, SealOrder, Work};
+use pow_wallet::Sr25519Pair;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::runtime::{Capabilities, RegisterFields, RuntimeInfo};
+use crate::{Call, Chain, ChainError, Hash, Head, HeadStream, Outcome, SubnetState};
+
+/// Which runtime the dev chain imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DevRuntime {
+    /// Has `pow_register` (spec 475).
+    V1,
+    /// Has a `register` that checks the legacy seal in this order (spec 270 for big-endian,
+    /// 390 for little-endian).
+    Legacy(SealOrder),
+    /// Has only a `register` that ignores the work and burns TAO (spec 397).
+    Burned,
+}
+
+impl DevRuntime {
+    /// The spec version reported for this runtime.
+    pub fn spec_version(self) -> u32 {
+        match self {
+            DevRuntime::V1 => 475,
+            DevRuntime::Legacy(SealOrder::BigEndian) => 270,
+            DevRuntime::Legacy(SealOrder::LittleEndian) => 390,
+            DevRuntime::Burned => 397,
+        }
+    }
+}
+
+/// Settings of one subnet on the dev chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevSubnet {
+    /// Subnet id.
+    pub netuid: u16,
+    /// `NetworkRegistrationAllowed`.
+    pub registration_allowed: bool,
+    /// `NetworkPowRegistrationAllowed`.
+    pub pow_registration_allowed: bool,
+    /// `Difficulty`.
+    pub difficulty: u64,
+    /// `MinDifficulty`.
+    pub min_difficulty: u64,
+    /// `MaxDifficulty`.
+    pub max_difficulty: u64,
+    /// `MaxRegistrationsPerBlock`.
+    pub max_registrations_per_block: u16,
+    /// `MaxAllowedUids`.
+    pub max_uids: u16,
+}
+
+impl DevSubnet {
+    /// An open subnet with PoW registration allowed at `difficulty`.
+    pub fn open(netuid: u16, difficulty: u64) -> Self {
+        DevSubnet {
+            netuid,
+            registration_allowed: true,
+            pow_registration_allowed: true,
+            difficulty,
+            min_difficulty: 1,
+            max_difficulty: u64::MAX,
+            max_registrations_per_block: 1,
+            max_uids: 256,
+        }
+    }
+}
+
+/// Dev chain settings.
+#[derive(Debug, Clone)]
+pub struct DevConfig {
+    /// Time between blocks; `None` makes blocks only when [`DevChain::produce_block`] is called.
+    pub block_time: Option<Duration>,
+    /// The runtime imitated.
+    pub runtime: DevRuntime,
+    /// Whether `faucet` exists.
+    pub faucet: bool,
+    /// Subnets at genesis.
+    pub subnets: Vec<DevSubnet>,
+}
+
+impl Default for DevConfig {
+    fn default() -> Self {
+        DevConfig {
+            block_time: Some(Duration::from_secs(1)),
+            runtime: DevRuntime::V1,
+            faucet: true,
+            subnets: vec![DevSubnet::open(1, 1_000_000)],
+        }
+    }
+}
+
+/// What the faucet credits, in rao (the dev chain's choice).
+pub const FAUCET_AMOUNT: u64 = 100_000_000_000;
+
+struct Subnet {
+    cfg: DevSubnet,
+    registrations_this_block: u16,
+    uids: HashMap<Hash, u16>,
+    order: Vec<Hash>,
+}
+
+struct Pending {
+    call: Call,
+    signer: Hash,
+    reply: oneshot::Sender<Outcome>,
+}
+
+struct State {
+    cfg: DevConfig,
+    hashes: Vec<Hash>,
+    subnets: HashMap<u16, Subnet>,
+    used_work: HashSet<Hash>,
+    last_pow: HashMap<Hash, u64>,
+    balances: HashMap<Hash, u64>,
+    pending: Vec<Pending>,
+    subscribers: Vec<mpsc::UnboundedSender<Result<Head, ChainError>>>,
+    hold_heads: bool,
+    failing_calls: u32,
+    submitted: Vec<Call>,
+}
+
+impl State {
+    fn head(&self) -> Head {
+        let number = (self.hashes.len() - 1) as u64;
+        Head {
+            number,
+            hash: self.hashes[number as usize],
+        }
+    }
+
+    fn check_fault(&mut self) -> Result<(), ChainError> {
+        if self.failing_calls > 0 {
+            self.failing_calls -= 1;
+            return Err(ChainError::Connection(
+                "dev chain: simulated connection loss".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn hash_of(&self, number: u64) -> Option<Hash> {
+        self.hashes.get(number as usize).copied()
+    }
+
+    /// Applies one extrinsic in block `now`; returns the outcome (without the block).
+    fn apply(&mut self, call: &Call, signer: &Hash, now: u64) -> Result<Applied, &'static str> {
+        match self.cfg.runtime {
+            DevRuntime::V1 => match call {
+                Call::PowRegister {
+                    netuid,
+                    work_block,
+                    nonce,
+                    work,
+                    hotkey,
+                } => self.pow_register(*netuid, *work_block, *nonce, work, hotkey, signer, now),
+                Call::Faucet { .. } => self.faucet(call, signer, now),
+                Call::Register { .. } => Err("NotEnoughBalanceToStake"),
+            },
+            DevRuntime::Legacy(order) => match call {
+                Call::Register {
+                    netuid,
+                    block_number,
+                    nonce,
+                    work,
+                    hotkey,
+                    coldkey,
+                } => self.legacy_register(
+                    order,
+                    *netuid,
+                    *block_number,
+                    *nonce,
+                    work,
+                    hotkey,
+                    coldkey,
+                    signer,
+                    now,
+                ),
+                Call::Faucet { .. } => self.faucet(call, signer, now),
+                Call::PowRegister { .. } => Err("CallNotFound"),
+            },
+            DevRuntime::Burned => match call {
+                Call::Faucet { .. } => self.faucet(call, signer, now),
+                // A burned registration: the dev chain gives no free TAO.
+                _ => Err("NotEnoughBalanceToStake"),
+            },
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn pow_register(
+        &mut self,
+        netuid: u16,
+        work_block: u64,
+        nonce: u64,
+        work: &Hash,
+        hotkey: &Hash,
+        coldkey: &Hash,
+        now: u64,
+    ) -> Result<Applied, &'static str> {
+        if netuid == 0 {
+            return Err("RegistrationNotPermittedOnRootSubnet");
+        }
+        let block_hash = self.hash_of(work_block);
+        let last = self.last_pow.get(hotkey).copied();
+        let sn = self.subnets.get(&netuid).ok_or("SubnetNotExists")?;
+        if !(sn.cfg.registration_allowed && sn.cfg.pow_registration_allowed) {
+            return Err("SubNetRegistrationDisabled");
+        }
+        if sn.uids.contains_key(hotkey) {
+            return Err("HotKeyAlreadyRegisteredInSubNet");
+        }
+        if sn.cfg.max_uids == 0 {
+            return Err("NoNeuronIdAvailable");
+        }
+        if sn.registrations_this_block >= sn.cfg.max_registrations_per_block {
+            return Err("TooManyRegistrationsThisBlock");
+        }
+        if !(work_block < now && now - work_block < 3) {
+            return Err("InvalidWorkBlock");
+        }
+        if last.is_some_and(|l| work_block <= l) {
+            return Err("InvalidWorkBlock");
+        }
+        let Some(block_hash) = block_hash.filter(|h| *h != [0; 32]) else {
+            return Err("InvalidWorkBlock");
+        };
+        let challenge = Challenge::PowRegisterV1 {
+            netuid,
+            block_hash,
+            hotkey: *hotkey,
+            coldkey: *coldkey,
+        };
+        if challenge.seal(nonce) != *work {
+            return Err("InvalidSeal");
+        }
+        if !Work::new(challenge, sn.cfg.difficulty.max(1)).verify_claim(nonce, work) {
+            return Err("InvalidDifficulty");
+        }
+        let uid = self.enroll(netuid, hotkey);
+        self.last_pow.insert(*hotkey, work_block);
+        Ok(Applied::Registered(uid))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn legacy_register(
+        &mut self,
+        order: SealOrder,
+        netuid: u16,
+        block_number: u64,
+        nonce: u64,
+        work: &Hash,
+        hotkey: &Hash,
+        _coldkey: &Hash,
+        signer: &Hash,
+        now: u64,
+    ) -> Result<Applied, &'static str> {
+        if signer != hotkey {
+            return Err("TransactorAccountShouldBeHotKey");
+        }
+        let block_hash = self.hash_of(block_number);
+        let sn = self.subnets.get(&netuid).ok_or("SubNetworkDoesNotExist")?;
+        if !sn.cfg.registration_allowed || !sn.cfg.pow_registration_allowed {
+            return Err("SubNetRegistrationDisabled");
+        }
+        if sn.registrations_this_block >= sn.cfg.max_registrations_per_block {
+            return Err("TooManyRegistrationsThisBlock");
+        }
+        if sn.uids.contains_key(hotkey) {
+            return Err("HotKeyAlreadyRegisteredInSubNet");
+        }
+        if !(block_number <= now && now - block_number < 3) {
+            return Err("InvalidWorkBlock");
+        }
+        if self.used_work.contains(work) {
+            return Err("WorkRepeated");
+        }
+        let block_hash = block_hash.ok_or("InvalidWorkBlock")?;
+        let target = pow_seal::Target::from_difficulty(sn.cfg.difficulty);
+        if !target.is_met_by(work, order) {
+            return Err("InvalidDifficulty");
+        }
+        let challenge = Challenge::Legacy {
+            block_hash,
+            hotkey: *hotkey,
+            seal_order: order,
+        };
+        if challenge.seal(nonce) != *work {
+            return Err("InvalidSeal");
+        }
+        self.used_work.insert(*work);
+        Ok(Applied::Registered(self.enroll(netuid, hotkey)))
+    }
+
+    fn faucet(&mut self, call: &Call, coldkey: &Hash, now: u64) -> Result<Applied, &'static str> {
+        if !self.cfg.faucet {
+            return Err("CallNotFound");
+        }
+        let Call::Faucet {
+            block_number,
+            nonce,
+            work,
+        } = call
+        else {
+            unreachable!("faucet called with another call");
+        };
+        if !(*block_number <= now && now - block_number < 3) {
+            return Err("InvalidWorkBlock");
+        }
+        if self.used_work.contains(work) {
+            return Err("WorkRepeated");
+        }
+        let target = pow_seal::Target::from_difficulty(pow_seal::FAUCET_DIFFICULTY);
+        if !target.is_met_by(work, SealOrder::LittleEndian) {
+            return Err("InvalidDifficulty");
+        }
+        let block_hash = self.hash_of(*block_number).ok_or("InvalidWorkBlock")?;
+        let challenge = Challenge::Faucet {
+            block_hash,
+            coldkey: *coldkey,
+        };
+        if challenge.seal(*nonce) != *work {
+            return Err("InvalidSeal");
+        }
+        self.used_work.insert(*work);
+        *self.balances.entry(*coldkey).or_default() += FAUCET_AMOUNT;
+        Ok(Applied::Funded(FAUCET_AMOUNT))
+    }
+
+    fn enroll(&mut self, netuid: u16, hotkey: &Hash) -> u16 {
+        let sn = self.subnets.get_mut(&netuid).expect("checked");
+        let uid = if (sn.order.len() as u16) < sn.cfg.max_uids {
+            sn.order.push(*hotkey);
+            (sn.order.len() - 1) as u16
+        } else {
+            // Full: the dev chain's pruning rule replaces the lowest UID.
+            let uid = *sn.uids.values().min().expect("a full subnet has neurons");
+            let old = sn.order[uid as usize];
+            sn.uids.remove(&old);
+            sn.order[uid as usize] = *hotkey;
+            uid
+        };
+        sn.uids.insert(*hotkey, uid);
+        sn.registrations_this_block += 1;
+        uid
+    }
+}
+
+enum Applied {
+    Registered(u16),
+    Funded(u64),
+}
+
+struct Shared {
+    state: Mutex<State>,
+}
+
+/// The embedded development chain. Cloning gives another handle to the same chain.
+#[derive(Clone)]
+pub struct DevChain {
+    shared: Arc<Shared>,
+}
+
+fn block_hash(parent: &Hash, number: u64) -> Hash {
+    let mut data = parent.to_vec();
+    data.extend_from_slice(&number.to_le_bytes());
+    data.extend_from_slice(b"pow-host dev chain");
+    pow_seal::keccak256(&data)
+}
+
+impl DevChain {
+    /// Starts a dev chain at genesis (block 0). With a block time, a background task (on the
+    /// current tokio runtime) makes blocks until every handle is dropped.
+    pub fn start(cfg: DevConfig) -> DevChain {
+        let genesis = pow_seal::keccak256(b"pow-host dev chain genesis");
+        let subnets = cfg
+            .subnets
+            .iter()
+            .map(|s| {
+                (
+                    s.netuid,
+                    Subnet {
+                        cfg: s.clone(),
+                        registrations_this_block: 0,
+                        uids: HashMap::new(),
+                        order: Vec::new(),
+                    },
+                )
+            })
+            .collect();
+        let block_time = cfg.block_time;
+        let chain = DevChain {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    cfg,
+                    hashes: vec![genesis],
+                    subnets,
+                    used_work: HashSet::new(),
+                    last_pow: HashMap::new(),
+                    balances: HashMap::new(),
+                    pending: Vec::new(),
+                    subscribers: Vec::new(),
+                    hold_heads: false,
+                    failing_calls: 0,
+                    submitted: Vec::new(),
+                }),
+            }),
+        };
+        if let Some(period) = block_time {
+            let weak: Weak<Shared> = Arc::downgrade(&chain.shared);
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    let Some(shared) = weak.upgrade() else { break };
+                    DevChain { shared }.produce_block();
+                }
+            });
+        }
+        chain
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Makes the next block: resets the per-block registration counters, applies the
+    /// extrinsics submitted since the last block in order, and announces the new head.
+    pub fn produce_block(&self) -> Head {
+        let mut st = self.lock();
+        let parent = st.head();
+        let number = parent.number + 1;
+        let hash = block_hash(&parent.hash, number);
+        st.hashes.push(hash);
+        let head = Head { number, hash };
+        for sn in st.subnets.values_mut() {
+            sn.registrations_this_block = 0;
+        }
+        let pending = std::mem::take(&mut st.pending);
+        for p in pending {
+            let outcome = match st.apply(&p.call, &p.signer, number) {
+                Ok(Applied::Registered(uid)) => Outcome::Registered { uid, block: head },
+                Ok(Applied::Funded(amount)) => Outcome::Funded {
+                    amount,
+                    block: head,
+                },
+                Err(error) => Outcome::ModuleError {
+                    pallet: "SubtensorModule".into(),
+                    error: error.into(),
+                    block: head,
+                },
+            };
+            let _ = p.reply.send(outcome);
+        }
+        if !st.hold_heads {
+            st.subscribers.retain(|s| s.send(Ok(head)).is_ok());
+        }
+        head
+    }
+
+    /// Holds back (or, with `false`, resumes) head notifications to subscribers, as a node
+    /// whose subscription lags would. Resuming announces the current head.
+    pub fn hold_head_notifications(&self, hold: bool) {
+        let mut st = self.lock();
+        st.hold_heads = hold;
+        if !hold {
+            let head = st.head();
+            st.subscribers.retain(|s| s.send(Ok(head)).is_ok());
+        }
+    }
+
+    /// Ends every head subscription with a connection error, as a dropped socket would.
+    pub fn drop_subscriptions(&self) {
+        let mut st = self.lock();
+        for s in st.subscribers.drain(..) {
+            let _ = s.send(Err(ChainError::Connection(
+                "dev chain: subscription dropped".into(),
+            )));
+        }
+    }
+
+    /// Makes the next `n` calls through the [`Chain`] trait fail with a connection error.
+    pub fn fail_next_calls(&self, n: u32) {
+        self.lock().failing_calls = n;
+    }
+
+    /// Every extrinsic submitted so far.
+    pub fn submitted(&self) -> Vec<Call> {
+        self.lock().submitted.clone()
+    }
+
+    /// Free balance credited by the faucet to `account`.
+    pub fn balance(&self, account: &Hash) -> u64 {
+        self.lock().balances.get(account).copied().unwrap_or(0)
+    }
+
+    /// Changes a subnet's settings (for example its difficulty) from the next read on.
+    pub fn set_subnet(&self, subnet: DevSubnet) {
+        let mut st = self.lock();
+        let netuid = subnet.netuid;
+        match st.subnets.get_mut(&netuid) {
+            Some(s) => s.cfg = subnet,
+            None => {
+                st.subnets.insert(
+                    netuid,
+                    Subnet {
+                        cfg: subnet,
+                        registrations_this_block: 0,
+                        uids: HashMap::new(),
+                        order: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Registers `hotkey` directly (as if by an earlier registration); returns its UID.
+    pub fn preregister(&self, netuid: u16, hotkey: &Hash) -> u16 {
+        let mut st = self.lock();
+        let uid = st.enroll(netuid, hotkey);
+        st.subnets
+            .get_mut(&netuid)
+            .expect("subnet")
+            .registrations_this_block = 0;
+        uid
+    }
+
+    /// The UID of `hotkey` on `netuid`, if registered.
+    pub fn uid_of(&self, netuid: u16, hotkey: &Hash) -> Option<u16> {
+        self.lock()
+            .subnets
+            .get(&netuid)
+            .and_then(|s| s.uids.get(hotkey).copied())
+    }
+}
+
+#[async_trait::async_trait]
+impl Chain for DevChain {
+    async fn best_head(&self) -> Result<Head, ChainError> {
+        let mut st = self.lock();
+        st.check_fault()?;
+        Ok(st.head())
+    }
+
+    async fn subscribe_heads(&self) -> Result<HeadStream, ChainError> {
+        let mut st = self.lock();
+        st.check_fault()?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        st.subscribers.push(tx);
+        Ok(tokio_stream_from(rx).boxed())
+    }
+
+    async fn runtime(&self) -> Result<RuntimeInfo, ChainError> {
+        let mut st = self.lock();
+        st.check_fault()?;
+        let rt = st.cfg.runtime;
+        let register = match rt {
+            DevRuntime::V1 | DevRuntime::Burned => Some(
+                [
+                    "netuid",
+                    "_block_number",
+                    "_nonce",
+                    "_work",
+                    "hotkey",
+                    "_coldkey",
+                ]
+                .as_slice(),
+            ),
+            DevRuntime::Legacy(_) => Some(
+                [
+                    "netuid",
+                    "block_number",
+                    "nonce",
+                    "work",
+                    "hotkey",
+                    "coldkey",
+                ]
+                .as_slice(),
+            ),
+        };
+        Ok(RuntimeInfo {
+            spec_version: rt.spec_version(),
+            caps: Capabilities {
+                pow_register: rt == DevRuntime::V1,
+                register: register
+                    .map(|f| RegisterFields(f.iter().map(|s| s.to_string()).collect())),
+                faucet: st.cfg.faucet,
+            },
+        })
+    }
+
+    async fn block_hash(&self, number: u64) -> Result<Option<Hash>, ChainError> {
+        let mut st = self.lock();
+        st.check_fault()?;
+        Ok(st.hash_of(number))
+    }
+
+    async fn subnet_state(&self, netuid: u16, hotkey: &Hash) -> Result<SubnetState, ChainError> {
+        let mut st = self.lock();
+        st.check_fault()?;
+        let last = if st.cfg.runtime == DevRuntime::V1 {
+            st.last_pow.get(hotkey).copied()
+        } else {
+            None
+        };
+        let Some(sn) = st.subnets.get(&netuid) else {
+            return Ok(SubnetState::default());
+        };
+        Ok(SubnetState {
+            exists: true,
+            registration_allowed: sn.cfg.registration_allowed,
+            pow_registration_allowed: sn.cfg.pow_registration_allowed,
+            uid: sn.uids.get(hotkey).copied(),
+            registrations_this_block: sn.registrations_this_block,
+            max_registrations_per_block: sn.cfg.max_registrations_per_block,
+            last_pow_registration_block: last,
+            difficulty: sn.cfg.difficulty,
+            min_difficulty: Some(sn.cfg.min_difficulty),
+            max_difficulty: Some(sn.cfg.max_difficulty),
+        })
+    }
+
+    async fn subnet_exists(&self, netuid: u16) -> Result<bool, ChainError> {
+        let mut st = self.lock();
+        st.check_fault()?;
+        Ok(st.subnets.contains_key(&netuid))
+    }
+
+    async fn submit(&self, call: &Call, signer: &Sr25519Pair) -> Result<Outcome, ChainError> {
+        // Sign and check the signature over the call, as a node checks an extrinsic's.
+        let payload = format!("{call:?}");
+        let signature = signer.sign(payload.as_bytes());
+        let public = signer.public();
+        if !pow_wallet::keypair::verify(&public, payload.as_bytes(), &signature) {
+            return Ok(Outcome::Rejected {
+                message: "bad signature".into(),
+            });
+        }
+        let rx = {
+            let mut st = self.lock();
+            st.check_fault()?;
+            st.submitted.push(call.clone());
+            let (tx, rx) = oneshot::channel();
+            st.pending.push(Pending {
+                call: call.clone(),
+                signer: public,
+                reply: tx,
+            });
+            rx
+        };
+        rx.await
+            .map_err(|_| ChainError::Connection("dev chain stopped".into()))
+    }
+
+    fn describe(&self) -> String {
+        let st = self.lock();
+        format!(
+            "embedded dev chain (spec {}, block time {})",
+            st.cfg.runtime.spec_version(),
+            match st.cfg.block_time {
+                Some(t) => format!("{} ms", t.as_millis()),
+                None => "manual".into(),
+            }
+        )
+    }
+}
+
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -1,0 +1,600 @@
+//! The whole registration flow against the embedded dev chain, for every challenge, with the
+//! faults a real network shows: new blocks mid-search, stale proofs, dropped subscriptions.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pow_chain::dev::{DevChain, DevConfig, DevRuntime, DevSubnet};
+use pow_chain::flow::{
+    check_registration, mine_and_submit, Event, FlowConfig, FlowError, Goal, MinedSolution, Miner,
+    ScanMiner, Success,
+};
+use pow_chain::{Call, Chain, Outcome, Scheme};
+use pow_seal::{Challenge, SealOrder, Work};
+use pow_wallet::Sr25519Pair;
+use tokio::sync::mpsc;
+
+fn pair(seed: u8) -> Sr25519Pair {
+    Sr25519Pair::from_seed(&[seed; 32]).unwrap()
+}
+
+fn cfg() -> FlowConfig {
+    FlowConfig {
+        max_submissions: 3,
+        retries: 5,
+        backoff: Duration::from_millis(10),
+        deadline: Some(Duration::from_secs(120)),
+    }
+}
+
+fn dev(runtime: DevRuntime, block_ms: Option<u64>, difficulty: u64) -> DevChain {
+    DevChain::start(DevConfig {
+        block_time: block_ms.map(Duration::from_millis),
+        runtime,
+        faucet: true,
+        subnets: vec![DevSubnet::open(1, difficulty)],
+    })
+}
+
+/// Scans nonces upward from 0 for `work` with real hashing.
+fn solve(work: &Work) -> (u64, [u8; 32]) {
+    (0u64..)
+        .find_map(|n| work.verify(n).map(|s| (n, s)))
+        .unwrap()
+}
+
+fn goal_for(scheme: Scheme, hot: &Sr25519Pair, cold: &Sr25519Pair) -> Goal {
+    Goal::Register {
+        netuid: 1,
+        scheme,
+        hotkey: hot.public(),
+        coldkey: cold.public(),
+    }
+}
+
+async fn register_with_scan(
+    chain: &DevChain,
+    scheme: Scheme,
+    hot: &Sr25519Pair,
+    cold: &Sr25519Pair,
+) -> Result<Success, FlowError> {
+    let signer = if scheme == Scheme::V1 { cold } else { hot };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut miner = ScanMiner::new(2, tx);
+    mine_and_submit(
+        chain,
+        goal_for(scheme, hot, cold),
+        signer,
+        &mut miner,
+        &mut rx,
+        &cfg(),
+        &mut |_| {},
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v1_registers_end_to_end() {
+    let chain = dev(DevRuntime::V1, Some(100), 20_000);
+    let (hot, cold) = (pair(1), pair(2));
+    let rt = chain.runtime().await.unwrap();
+    assert_eq!(rt.registration_scheme(None), Ok(Scheme::V1));
+    let state = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.mining_difficulty(), 20_000);
+    let ok = register_with_scan(&chain, Scheme::V1, &hot, &cold)
+        .await
+        .unwrap();
+    let Success::Registered {
+        uid,
+        block,
+        work_block,
+        nonce,
+        seal,
+    } = ok
+    else {
+        panic!("{ok:?}")
+    };
+    assert_eq!(uid, 0);
+    assert!(work_block < block.number && block.number - work_block < 3);
+    assert_eq!(chain.uid_of(1, &hot.public()), Some(0));
+    let sent = chain.submitted();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        matches!(sent[0], Call::PowRegister { nonce: n, work, .. } if n == nonce && work == seal)
+    );
+    // Registered now: the check says so and nothing more is sent.
+    let again = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(again, Err(0));
+    let second = register_with_scan(&chain, Scheme::V1, &hot, &cold)
+        .await
+        .unwrap();
+    assert_eq!(second, Success::AlreadyRegistered { uid: 0 });
+    assert_eq!(chain.submitted().len(), 1);
+    // Another hotkey gets the next UID.
+    let other = register_with_scan(&chain, Scheme::V1, &pair(3), &cold)
+        .await
+        .unwrap();
+    assert!(
+        matches!(other, Success::Registered { uid: 1, .. }),
+        "{other:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn legacy_big_and_little_endian_register() {
+    for order in [SealOrder::BigEndian, SealOrder::LittleEndian] {
+        let chain = dev(DevRuntime::Legacy(order), Some(100), 20_000);
+        let rt = chain.runtime().await.unwrap();
+        assert_eq!(rt.registration_scheme(None), Ok(Scheme::Legacy(order)));
+        let (hot, cold) = (pair(4), pair(5));
+        let ok = register_with_scan(&chain, Scheme::Legacy(order), &hot, &cold)
+            .await
+            .unwrap();
+        assert!(matches!(ok, Success::Registered { uid: 0, .. }), "{ok:?}");
+        let sent = chain.submitted();
+        assert!(
+            matches!(sent[0], Call::Register { hotkey, coldkey, .. } if hotkey == hot.public() && coldkey == cold.public())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_seal_order_is_refused_by_the_chain() {
+    // A big-endian proof on a little-endian runtime fails the chain's difficulty check.
+    let chain = dev(
+        DevRuntime::Legacy(SealOrder::LittleEndian),
+        Some(100),
+        1_000_000,
+    );
+    let (hot, cold) = (pair(6), pair(7));
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut miner = ScanMiner::new(2, tx);
+    let mut c = cfg();
+    c.max_submissions = 1;
+    let err = mine_and_submit(
+        &chain,
+        goal_for(Scheme::Legacy(SealOrder::BigEndian), &hot, &cold),
+        &hot,
+        &mut miner,
+        &mut rx,
+        &c,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, FlowError::Module { error, .. } if error == "InvalidDifficulty"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faucet_pays_the_coldkey() {
+    let chain = dev(DevRuntime::V1, Some(200), 1);
+    let cold = pair(8);
+    assert!(chain.runtime().await.unwrap().faucet_available().is_ok());
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut miner = ScanMiner::new(2, tx);
+    let ok = mine_and_submit(
+        &chain,
+        Goal::Faucet {
+            coldkey: cold.public(),
+        },
+        &cold,
+        &mut miner,
+        &mut rx,
+        &cfg(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    assert!(matches!(ok, Success::Funded { .. }), "{ok:?}");
+    assert_eq!(chain.balance(&cold.public()), pow_chain::dev::FAUCET_AMOUNT);
+}
+
+/// Records jobs; the test decides when (and for which job) a solution appears.
+#[derive(Clone)]
+struct ManualMiner {
+    jobs: Arc<Mutex<Vec<(u64, Work)>>>,
+    out: mpsc::UnboundedSender<MinedSolution>,
+}
+
+impl Miner for ManualMiner {
+    fn set_work(&mut self, job_id: u64, work: &Work) {
+        self.jobs.lock().unwrap().push((job_id, work.clone()));
+    }
+    fn stop(&mut self) {}
+}
+
+impl ManualMiner {
+    fn jobs(&self) -> Vec<(u64, Work)> {
+        self.jobs.lock().unwrap().clone()
+    }
+    async fn wait_jobs(&self, n: usize) -> Vec<(u64, Work)> {
+        for _ in 0..2000 {
+            let j = self.jobs();
+            if j.len() >= n {
+                return j;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("expected {n} jobs, have {}", self.jobs().len());
+    }
+    fn solve(&self, job: &(u64, Work)) {
+        let (nonce, seal) = solve(&job.1);
+        self.out
+            .send(MinedSolution {
+                job_id: job.0,
+                nonce,
+                seal,
+                device: "manual".into(),
+            })
+            .unwrap();
+    }
+}
+
+async fn wait_submitted(chain: &DevChain, n: usize) {
+    for _ in 0..2000 {
+        if chain.submitted().len() >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("expected {n} submissions");
+}
+
+type Spawned = (
+    ManualMiner,
+    tokio::task::JoinHandle<Result<Success, FlowError>>,
+    Arc<Mutex<Vec<Event>>>,
+);
+
+fn spawn_manual(chain: &DevChain, hot: &Sr25519Pair, cold: &Sr25519Pair) -> Spawned {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let miner = ManualMiner {
+        jobs: Arc::default(),
+        out: tx,
+    };
+    let events: Arc<Mutex<Vec<Event>>> = Arc::default();
+    let (c, m, ev) = (chain.clone(), miner.clone(), events.clone());
+    let goal = goal_for(Scheme::V1, hot, cold);
+    let cold = cold.clone();
+    let handle = tokio::spawn(async move {
+        let mut m = m;
+        mine_and_submit(&c, goal, &cold, &mut m, &mut rx, &cfg(), &mut |e| {
+            ev.lock().unwrap().push(e)
+        })
+        .await
+    });
+    (miner, handle, events)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_block_mid_search_switches_the_challenge() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let (hot, cold) = (pair(9), pair(10));
+    let (miner, handle, events) = spawn_manual(&chain, &hot, &cold);
+    let jobs = miner.wait_jobs(1).await;
+    assert!(
+        matches!(&jobs[0].1.challenge, Challenge::PowRegisterV1 { block_hash, .. } if *block_hash == chain.block_hash(0).await.unwrap().unwrap())
+    );
+    let b1 = chain.produce_block();
+    let jobs = miner.wait_jobs(2).await;
+    assert!(
+        matches!(&jobs[1].1.challenge, Challenge::PowRegisterV1 { block_hash, .. } if *block_hash == b1.hash)
+    );
+    // A late solution for the first challenge is dropped, not sent.
+    miner.solve(&jobs[0]);
+    miner.solve(&jobs[1]);
+    wait_submitted(&chain, 1).await;
+    chain.produce_block();
+    let ok = handle.await.unwrap().unwrap();
+    assert!(
+        matches!(
+            ok,
+            Success::Registered {
+                work_block: 1,
+                uid: 0,
+                ..
+            }
+        ),
+        "{ok:?}"
+    );
+    assert_eq!(chain.submitted().len(), 1);
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Event::Stale { reason } if reason.contains("older challenge"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_proof_is_not_sent_and_mining_continues() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let (hot, cold) = (pair(11), pair(12));
+    let (miner, handle, events) = spawn_manual(&chain, &hot, &cold);
+    let jobs = miner.wait_jobs(1).await;
+    // The node makes three blocks but the subscription lags behind.
+    chain.hold_head_notifications(true);
+    for _ in 0..3 {
+        chain.produce_block();
+    }
+    miner.solve(&jobs[0]);
+    let jobs = miner.wait_jobs(2).await;
+    assert!(chain.submitted().is_empty(), "a stale proof was sent");
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Event::Stale { reason } if reason.contains("outside the window"))));
+    // Mining went on at the newest block.
+    let b3 = chain.block_hash(3).await.unwrap().unwrap();
+    assert!(
+        matches!(&jobs[1].1.challenge, Challenge::PowRegisterV1 { block_hash, .. } if *block_hash == b3)
+    );
+    chain.hold_head_notifications(false);
+    let last = miner.jobs().last().unwrap().clone();
+    miner.solve(&last);
+    wait_submitted(&chain, 1).await;
+    chain.produce_block();
+    let ok = handle.await.unwrap().unwrap();
+    assert!(
+        matches!(ok, Success::Registered { work_block: 3, .. }),
+        "{ok:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_connection_comes_back() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let (hot, cold) = (pair(13), pair(14));
+    let (miner, handle, events) = spawn_manual(&chain, &hot, &cold);
+    miner.wait_jobs(1).await;
+    chain.fail_next_calls(2);
+    chain.drop_subscriptions();
+    chain.produce_block();
+    // The flow resubscribes (through two failing calls) and mines on the new block.
+    let jobs = miner.wait_jobs(2).await;
+    miner.solve(jobs.last().unwrap());
+    wait_submitted(&chain, 1).await;
+    chain.produce_block();
+    let ok = handle.await.unwrap().unwrap();
+    assert!(matches!(ok, Success::Registered { .. }), "{ok:?}");
+    let ev = events.lock().unwrap();
+    assert!(
+        ev.iter()
+            .filter(|e| matches!(e, Event::Retrying { .. }))
+            .count()
+            >= 2,
+        "{ev:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_refuse_before_mining() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let hot = pair(15);
+    let e = check_registration(&chain, 7, &hot.public(), &cfg(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, FlowError::Usage(m) if m.contains("subnet 7 does not exist")),
+        "{e}"
+    );
+    let e = check_registration(&chain, 0, &hot.public(), &cfg(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(matches!(e, FlowError::Usage(_)));
+    let mut closed = DevSubnet::open(1, 5_000);
+    closed.pow_registration_allowed = false;
+    chain.set_subnet(closed.clone());
+    let e = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, FlowError::NotAllowed(m) if m.contains("NetworkPowRegistrationAllowed")),
+        "{e}"
+    );
+    closed.pow_registration_allowed = true;
+    closed.registration_allowed = false;
+    chain.set_subnet(closed);
+    let e = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, FlowError::NotAllowed(m) if m.contains("NetworkRegistrationAllowed")),
+        "{e}"
+    );
+    chain.set_subnet(DevSubnet::open(1, 5_000));
+    let uid = chain.preregister(1, &hot.public());
+    assert_eq!(
+        check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
+            .await
+            .unwrap(),
+        Err(uid)
+    );
+    // The burning runtime is refused outright.
+    let burned = dev(DevRuntime::Burned, None, 5_000);
+    let e = burned
+        .runtime()
+        .await
+        .unwrap()
+        .registration_scheme(None)
+        .unwrap_err();
+    assert!(e.contains("burns TAO"), "{e}");
+    assert!(burned.submitted().is_empty());
+}
+
+/// The dev chain's own judgement, call by call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_chain_applies_the_runtime_rules() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let cold = pair(20);
+    let b0 = chain.best_head().await.unwrap();
+    let v1 = |hot: &Sr25519Pair, head: pow_chain::Head| {
+        let work = Work::new(
+            Challenge::v1(1, head.hash, hot.public(), cold.public()).unwrap(),
+            5_000,
+        );
+        let (nonce, seal) = solve(&work);
+        Call::PowRegister {
+            netuid: 1,
+            work_block: head.number,
+            nonce,
+            work: seal,
+            hotkey: hot.public(),
+        }
+    };
+    let submit = |call: Call| {
+        let c = chain.clone();
+        let signer = cold.clone();
+        tokio::spawn(async move { c.submit(&call, &signer).await.unwrap() })
+    };
+    let error_of = |o: Outcome| match o {
+        Outcome::ModuleError { error, .. } => error,
+        other => panic!("{other:?}"),
+    };
+
+    // Two registrations in one block with MaxRegistrationsPerBlock = 1.
+    let a = submit(v1(&pair(21), b0));
+    let b = submit(v1(&pair(22), b0));
+    wait_submitted(&chain, 2).await;
+    chain.produce_block();
+    assert!(matches!(
+        a.await.unwrap(),
+        Outcome::Registered { uid: 0, .. }
+    ));
+    assert_eq!(error_of(b.await.unwrap()), "TooManyRegistrationsThisBlock");
+
+    // Work on the block being built (not yet before `now`) is refused.
+    let b1 = chain.best_head().await.unwrap();
+    let mut call = v1(&pair(23), b1);
+    if let Call::PowRegister { work_block, .. } = &mut call {
+        *work_block += 1;
+    }
+    let r = submit(call);
+    wait_submitted(&chain, 3).await;
+    chain.produce_block();
+    assert_eq!(error_of(r.await.unwrap()), "InvalidWorkBlock");
+
+    // A seal that is not the nonce's, and a difficulty raised after mining.
+    let b2 = chain.best_head().await.unwrap();
+    let mut call = v1(&pair(24), b2);
+    if let Call::PowRegister { nonce, .. } = &mut call {
+        *nonce ^= 1;
+    }
+    let r = submit(call);
+    wait_submitted(&chain, 4).await;
+    chain.produce_block();
+    assert_eq!(error_of(r.await.unwrap()), "InvalidSeal");
+
+    let b3 = chain.best_head().await.unwrap();
+    let call = v1(&pair(25), b3);
+    chain.set_subnet(DevSubnet::open(1, u64::MAX));
+    let r = submit(call);
+    wait_submitted(&chain, 5).await;
+    chain.produce_block();
+    assert_eq!(error_of(r.await.unwrap()), "InvalidDifficulty");
+
+    // Work three blocks old is outside the window.
+    chain.set_subnet(DevSubnet::open(1, 5_000));
+    let old = chain.best_head().await.unwrap();
+    let call = v1(&pair(26), old);
+    chain.produce_block();
+    chain.produce_block();
+    let r = submit(call);
+    wait_submitted(&chain, 6).await;
+    chain.produce_block();
+    assert_eq!(error_of(r.await.unwrap()), "InvalidWorkBlock");
+
+    // The faucet refuses the same work twice.
+    let head = chain.best_head().await.unwrap();
+    let work = Work::new(
+        Challenge::Faucet {
+            block_hash: head.hash,
+            coldkey: cold.public(),
+        },
+        pow_seal::FAUCET_DIFFICULTY,
+    );
+    let (nonce, seal) = solve(&work);
+    let fc = Call::Faucet {
+        block_number: head.number,
+        nonce,
+        work: seal,
+    };
+    let r = submit(fc.clone());
+    wait_submitted(&chain, 7).await;
+    chain.produce_block();
+    assert!(matches!(r.await.unwrap(), Outcome::Funded { .. }));
+    let r = submit(fc);
+    wait_submitted(&chain, 8).await;
+    chain.produce_block();
+    assert_eq!(error_of(r.await.unwrap()), "WorkRepeated");
+}
+
+/// Opt-in: the real flow against a node named by `POW_HOST_TEST_WS`, on netuid
+/// `POW_HOST_TEST_NETUID` (default 1) with dev keys derived from fixed seeds. Skipped otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_node_when_configured() {
+    let Ok(url) = std::env::var("POW_HOST_TEST_WS") else {
+        eprintln!(
+            "skipped: set POW_HOST_TEST_WS=ws://HOST:PORT to run the flow against a real node"
+        );
+        return;
+    };
+    let netuid: u16 = std::env::var("POW_HOST_TEST_NETUID")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let chain = pow_chain::rpc::RpcChain::connect(&url).await.unwrap();
+    let rt = chain.runtime().await.unwrap();
+    eprintln!("spec {} caps {:?}", rt.spec_version, rt.caps);
+    let head = chain.best_head().await.unwrap();
+    assert_eq!(
+        chain.block_hash(head.number).await.unwrap(),
+        Some(head.hash)
+    );
+    let scheme = match rt.registration_scheme(None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("this node refuses PoW registration: {e}");
+            return;
+        }
+    };
+    let (hot, cold) = (pair(31), pair(32));
+    match check_registration(&chain, netuid, &hot.public(), &cfg(), &mut |_| {}).await {
+        Ok(Ok(_)) => {
+            let r = register_with_scan_on(&chain, scheme, netuid, &hot, &cold).await;
+            eprintln!("result: {r:?}");
+            assert!(r.is_ok() || matches!(r, Err(FlowError::Module { .. })));
+        }
+        other => eprintln!("not registering: {other:?}"),
+    }
+}
+
+async fn register_with_scan_on(
+    chain: &dyn Chain,
+    scheme: Scheme,
+    netuid: u16,
+    hot: &Sr25519Pair,
+    cold: &Sr25519Pair,
+) -> Result<Success, FlowError> {
+    let signer = if scheme == Scheme::V1 { cold } else { hot };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut miner = ScanMiner::new(2, tx);
+    let goal = Goal::Register {
+        netuid,
+        scheme,
+        hotkey: hot.public(),
+        coldkey: cold.public(),
+    };
+    mine_and_submit(chain, goal, signer, &mut miner, &mut rx, &cfg(), &mut |e| {
+        eprintln!("{e:?}")
+    })
+    .await
+}

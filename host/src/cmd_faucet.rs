@@ -1,0 +1,83 @@
+//! `pow-host faucet`: draw test TAO from `SubtensorModule.faucet` on test and dev runtimes.
+//! The challenge is the legacy layout with the coldkey, at difficulty 1,000,000, compared
+//! little-endian, and the extrinsic is signed by the coldkey.
+
+use crate::cmd_register::{
+    connect, endpoint, finish, flow_config, log_event, open_miner, runtime, ChainArgs, Keys,
+};
+use crate::Context;
+use pow_chain::flow::{self, Goal, Success};
+use pow_chain::network::Endpoint;
+use pow_chain::Chain;
+use pow_host::Failure;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// Arguments of `pow-host faucet`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct FaucetArgs {
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+/// Runs `pow-host faucet`.
+pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
+    let ep = endpoint(&args.chain)?;
+    let keys = Keys::load(&args.chain, ep == Endpoint::Dev)?;
+    let base = json!({
+        "coldkey": pow_wallet::ss58::encode(&keys.coldkey_public, 42),
+        "network": match &ep { Endpoint::Dev => "dev".to_string(), Endpoint::Url(u) => u.clone() },
+    });
+    let cfg = flow_config(&args.chain, 3);
+    let rt = runtime()?;
+    let result = rt.block_on(async {
+        let chain = connect(&ep, &args.chain, &cfg).await?;
+        let chain: &dyn Chain = chain.as_ref();
+        eprintln!("chain: {}", chain.describe());
+        let info = flow::with_retry(&cfg, &mut log_event, || chain.runtime())
+            .await
+            .map_err(|e| Failure::runtime(format!("cannot read the runtime: {e}")))?;
+        info.faucet_available().map_err(Failure::runtime)?;
+        let signer = keys.coldkey()?;
+        let (mut miner, mut rx) = open_miner(ctx, args.chain.batch)?;
+        let goal = Goal::Faucet {
+            coldkey: keys.coldkey_public,
+        };
+        let r = flow::mine_and_submit(
+            chain,
+            goal,
+            &signer,
+            &mut miner,
+            &mut rx,
+            &cfg,
+            &mut log_event,
+        )
+        .await
+        .map_err(|e| Failure::runtime(e.to_string()))?;
+        drop(miner);
+        match r {
+            Success::Funded {
+                amount,
+                block,
+                work_block,
+                nonce,
+            } => Ok::<Value, Failure>(json!({
+                "status": "funded",
+                "amount_rao": amount,
+                "block": block.number,
+                "work_block": work_block,
+                "nonce": nonce,
+                "message": format!(
+                    "faucet paid {} TAO to {} in block #{}",
+                    amount as f64 / 1e9,
+                    pow_wallet::ss58::encode(&keys.coldkey_public, 42),
+                    block.number
+                ),
+            })),
+            other => Err(Failure::runtime(format!("unexpected result {other:?}"))),
+        }
+    });
+    let out = finish(args.chain.json, base, result);
+    rt.shutdown_timeout(Duration::from_millis(200));
+    out
+}

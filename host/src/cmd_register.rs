@@ -1,0 +1,461 @@
+//! `pow-host register`: register a hotkey on a subnet by proof of work, end to end.
+//!
+//! Connects to the chain (a node, or the embedded dev chain), decides the scheme from the
+//! runtime's metadata and spec version, checks the subnet, mines on the best head with the
+//! selected devices, switches challenge on every new block, rechecks a proof before sending
+//! it, signs with the right key and follows the extrinsic into a block.
+
+use crate::Context;
+use pow_chain::dev::{DevChain, DevConfig, DevRuntime, DevSubnet};
+use pow_chain::flow::{self, Event, FlowConfig, FlowError, Goal, MinedSolution, Success};
+use pow_chain::network::{self, Endpoint};
+use pow_chain::rpc::RpcChain;
+use pow_chain::{Chain, Scheme};
+use pow_host::device_miner::DeviceMiner;
+use pow_host::Failure;
+use pow_seal::SealOrder;
+use pow_wallet::{PasswordSource, Sr25519Pair, Wallet};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Which runtime the embedded dev chain imitates.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DevRuntimeArg {
+    /// `pow_register` (spec 475).
+    V1,
+    /// `register` with the big-endian legacy seal (spec 270).
+    LegacyBe,
+    /// `register` with the little-endian legacy seal (spec 390).
+    LegacyLe,
+    /// Only a `register` that burns TAO (spec 397): registration is refused.
+    Burned,
+}
+
+/// Chain and wallet options shared by `register` and `faucet`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChainArgs {
+    /// Network by Bittensor's names: finney, test, local, or dev (the embedded dev chain).
+    #[arg(long = "subtensor.network", value_name = "NAME")]
+    pub network: Option<String>,
+    /// Node WebSocket endpoint (overrides --subtensor.network).
+    #[arg(long = "subtensor.chain_endpoint", value_name = "ws://HOST:PORT")]
+    pub endpoint: Option<String>,
+    /// Wallet name (folder under --wallet.path). On the dev network without it, a throw-away
+    /// wallet is made in memory.
+    #[arg(long = "wallet.name", value_name = "NAME")]
+    pub wallet_name: Option<String>,
+    /// Hotkey name inside the wallet.
+    #[arg(long = "wallet.hotkey", value_name = "NAME", default_value = "default")]
+    pub wallet_hotkey: String,
+    /// Folder that holds wallets.
+    #[arg(
+        long = "wallet.path",
+        value_name = "DIR",
+        default_value = "~/.bittensor/wallets"
+    )]
+    pub wallet_path: String,
+    /// Give up after this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// How many times an unreachable endpoint or failing call is retried (with doubling backoff).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub retries: u32,
+    /// Nonce indexes per device search call.
+    #[arg(long, default_value_t = 1 << 20, value_name = "N")]
+    pub batch: u64,
+    /// Dev chain: milliseconds between blocks.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub dev_block_time_ms: u64,
+    /// Dev chain: the subnets' difficulty.
+    #[arg(long, default_value_t = 2_000_000, value_name = "D")]
+    pub dev_difficulty: u64,
+    /// Dev chain: which runtime it imitates.
+    #[arg(long, value_enum, default_value = "v1")]
+    pub dev_runtime: DevRuntimeArg,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `pow-host register`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RegisterArgs {
+    /// Subnet to register on.
+    #[arg(long, value_name = "N")]
+    pub netuid: Option<u16>,
+    /// Force the legacy seal's byte order (`be` or `le`) for private chains whose spec
+    /// versions do not follow the public networks'.
+    #[arg(long, value_name = "be|le")]
+    pub seal_order: Option<String>,
+    /// How many proofs may be refused by the chain before giving up.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub max_submissions: u32,
+    #[command(flatten)]
+    pub chain: ChainArgs,
+}
+
+/// The keys a command signs and mines with.
+pub struct Keys {
+    /// Hotkey pair (loaded for legacy signing; public key always).
+    pub hotkey: Option<Sr25519Pair>,
+    /// Hotkey public key.
+    pub hotkey_public: [u8; 32],
+    /// Coldkey public key.
+    pub coldkey_public: [u8; 32],
+    /// The wallet, if keys come from disk.
+    pub wallet: Option<Wallet>,
+    /// In-memory coldkey of a throw-away wallet.
+    pub throwaway_coldkey: Option<Sr25519Pair>,
+}
+
+impl Keys {
+    /// Loads the wallet named on the command line, or makes a throw-away one on the dev chain.
+    pub fn load(args: &ChainArgs, dev: bool) -> Result<Keys, Failure> {
+        match &args.wallet_name {
+            None if dev => {
+                let (hot, _) = Sr25519Pair::generate();
+                let (cold, _) = Sr25519Pair::generate();
+                Ok(Keys {
+                    hotkey_public: hot.public(),
+                    coldkey_public: cold.public(),
+                    hotkey: Some(hot),
+                    wallet: None,
+                    throwaway_coldkey: Some(cold),
+                })
+            }
+            name => {
+                let w = Wallet::new(
+                    &args.wallet_path,
+                    name.as_deref().unwrap_or("default"),
+                    &args.wallet_hotkey,
+                );
+                let hot = w
+                    .hotkey_pair(&PasswordSource::EnvOrPrompt)
+                    .map_err(wallet_failure)?;
+                let cold = w.coldkey_public().map_err(wallet_failure)?;
+                Ok(Keys {
+                    hotkey_public: hot.public(),
+                    coldkey_public: cold,
+                    hotkey: Some(hot),
+                    wallet: Some(w),
+                    throwaway_coldkey: None,
+                })
+            }
+        }
+    }
+
+    /// The coldkey pair: decrypted from disk (password from the environment or a prompt).
+    pub fn coldkey(&self) -> Result<Sr25519Pair, Failure> {
+        if let Some(c) = &self.throwaway_coldkey {
+            return Ok(c.clone());
+        }
+        let w = self
+            .wallet
+            .as_ref()
+            .ok_or_else(|| Failure::usage("no wallet"))?;
+        w.coldkey_pair(&PasswordSource::EnvOrPrompt)
+            .map_err(wallet_failure)
+    }
+}
+
+/// Wallet problems are bad input: exit code 2.
+pub fn wallet_failure(e: pow_wallet::WalletError) -> Failure {
+    Failure::usage(format!("wallet: {e}"))
+}
+
+/// Builds the tokio runtime the chain client runs on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
+}
+
+/// Resolves the endpoint named on the command line.
+pub fn endpoint(args: &ChainArgs) -> Result<Endpoint, Failure> {
+    network::resolve(args.network.as_deref(), args.endpoint.as_deref()).map_err(Failure::usage)
+}
+
+/// Flow settings from the command line.
+pub fn flow_config(args: &ChainArgs, max_submissions: u32) -> FlowConfig {
+    FlowConfig {
+        max_submissions: max_submissions.max(1),
+        retries: args.retries,
+        backoff: Duration::from_millis(500),
+        deadline: args.timeout.map(Duration::from_secs),
+    }
+}
+
+/// Connects to the chain (retrying an unreachable endpoint) or starts the dev chain.
+pub async fn connect(
+    ep: &Endpoint,
+    args: &ChainArgs,
+    cfg: &FlowConfig,
+) -> Result<Box<dyn Chain>, Failure> {
+    match ep {
+        Endpoint::Dev => {
+            let runtime = match args.dev_runtime {
+                DevRuntimeArg::V1 => DevRuntime::V1,
+                DevRuntimeArg::LegacyBe => DevRuntime::Legacy(SealOrder::BigEndian),
+                DevRuntimeArg::LegacyLe => DevRuntime::Legacy(SealOrder::LittleEndian),
+                DevRuntimeArg::Burned => DevRuntime::Burned,
+            };
+            let chain = DevChain::start(DevConfig {
+                block_time: Some(Duration::from_millis(args.dev_block_time_ms.max(10))),
+                runtime,
+                faucet: true,
+                subnets: (1..=3)
+                    .map(|n| DevSubnet::open(n, args.dev_difficulty))
+                    .collect(),
+            });
+            Ok(Box::new(chain))
+        }
+        Endpoint::Url(url) => {
+            let chain = flow::with_retry(cfg, &mut log_event, || RpcChain::connect(url))
+                .await
+                .map_err(|e| {
+                    Failure::runtime(format!(
+                        "cannot reach {url} after {} retries: {e}",
+                        cfg.retries
+                    ))
+                })?;
+            Ok(Box::new(chain))
+        }
+    }
+}
+
+/// Prints a flow event on stderr.
+pub fn log_event(e: Event) {
+    match e {
+        Event::Job {
+            job_id,
+            block,
+            difficulty,
+        } => eprintln!(
+            "mining job {job_id} on block #{} ({}) at difficulty {difficulty}",
+            block.number,
+            &pow_seal::to_hex(&block.hash)[..18]
+        ),
+        Event::Stale { reason } => eprintln!("stale proof not sent: {reason}"),
+        Event::Submitting {
+            call,
+            block,
+            nonce,
+            device,
+        } => eprintln!("sending {call} (work block #{block}, nonce {nonce}, found by {device})"),
+        Event::Refused { error } => eprintln!("refused: {error}; mining again"),
+        Event::Retrying { attempt, error } => {
+            if attempt == 0 {
+                eprintln!("reconnecting: {error}");
+            } else {
+                eprintln!("retry {attempt}: {error}");
+            }
+        }
+    }
+}
+
+/// Opens the selected devices and wraps them in a miner.
+pub fn open_miner(
+    ctx: &Context,
+    batch: u64,
+) -> Result<(DeviceMiner, mpsc::UnboundedReceiver<MinedSolution>), Failure> {
+    let (devices, warnings) = ctx.selection.open_devices(&ctx.report.plugins)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if devices.is_empty() {
+        return Err(Failure::usage("no devices to mine on"));
+    }
+    let (tx, rx) = mpsc::unbounded_channel();
+    let miner = DeviceMiner::new(devices, batch, tx, Arc::new(|w| eprintln!("warning: {w}")));
+    eprintln!("mining on {}", miner.labels().join(", "));
+    Ok((miner, rx))
+}
+
+fn flow_failure(e: FlowError) -> Failure {
+    match e {
+        FlowError::Usage(m) => Failure::usage(m),
+        other => Failure::runtime(other.to_string()),
+    }
+}
+
+/// Prints the result (JSON or text) and turns errors into failures.
+pub fn finish(json_out: bool, base: Value, result: Result<Value, Failure>) -> Result<(), Failure> {
+    match result {
+        Ok(mut v) => {
+            if json_out {
+                merge(&mut v, base);
+                println!("{v}");
+            } else if let Some(line) = v.get("message").and_then(|m| m.as_str()) {
+                println!("{line}");
+            }
+            Ok(())
+        }
+        Err(f) => {
+            if json_out {
+                let mut v = json!({"status": "error", "error": f.message, "exit_code": f.code});
+                merge(&mut v, base);
+                println!("{v}");
+            }
+            Err(f)
+        }
+    }
+}
+
+fn merge(v: &mut Value, base: Value) {
+    if let (Some(o), Value::Object(b)) = (v.as_object_mut(), base) {
+        for (k, val) in b {
+            o.entry(k).or_insert(val);
+        }
+    }
+}
+
+/// Runs `pow-host register`.
+pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
+    let Some(netuid) = args.netuid else {
+        return Err(Failure::usage(
+            "register needs --netuid N (for a first try: pow-host register --subtensor.network dev --netuid 1)",
+        ));
+    };
+    let seal_order = match &args.seal_order {
+        Some(s) => Some(
+            s.parse::<SealOrder>()
+                .map_err(|e| Failure::usage(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let ep = endpoint(&args.chain)?;
+    let dev = ep == Endpoint::Dev;
+    let keys = Keys::load(&args.chain, dev)?;
+    let base = json!({
+        "netuid": netuid,
+        "hotkey": pow_wallet::ss58::encode(&keys.hotkey_public, 42),
+        "coldkey": pow_wallet::ss58::encode(&keys.coldkey_public, 42),
+        "network": match &ep { Endpoint::Dev => "dev".to_string(), Endpoint::Url(u) => u.clone() },
+    });
+    let cfg = flow_config(&args.chain, args.max_submissions);
+    let rt = runtime()?;
+    let result = rt.block_on(register(ctx, args, netuid, seal_order, &ep, &keys, &cfg));
+    let out = finish(args.chain.json, base, result);
+    rt.shutdown_timeout(Duration::from_millis(200));
+    out
+}
+
+async fn register(
+    ctx: &Context,
+    args: &RegisterArgs,
+    netuid: u16,
+    seal_order: Option<SealOrder>,
+    ep: &Endpoint,
+    keys: &Keys,
+    cfg: &FlowConfig,
+) -> Result<Value, Failure> {
+    let chain = connect(ep, &args.chain, cfg).await?;
+    let chain: &dyn Chain = chain.as_ref();
+    eprintln!("chain: {}", chain.describe());
+    let info = flow::with_retry(cfg, &mut log_event, || chain.runtime())
+        .await
+        .map_err(|e| Failure::runtime(format!("cannot read the runtime: {e}")))?;
+    let scheme = info
+        .registration_scheme(seal_order)
+        .map_err(Failure::runtime)?;
+    eprintln!(
+        "runtime spec {}: registering with {} ({})",
+        info.spec_version,
+        scheme.name(),
+        match scheme {
+            Scheme::V1 => "pow_register, signed by the coldkey",
+            Scheme::Legacy(_) => "register, signed by the hotkey",
+        }
+    );
+    let hotkey_ss58 = pow_wallet::ss58::encode(&keys.hotkey_public, 42);
+    match flow::check_registration(chain, netuid, &keys.hotkey_public, cfg, &mut log_event)
+        .await
+        .map_err(flow_failure)?
+    {
+        Err(uid) => {
+            return Ok(json!({
+                "status": "already_registered",
+                "uid": uid,
+                "scheme": scheme.name(),
+                "message": format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}; nothing sent"),
+            }))
+        }
+        Ok(state) => {
+            let show = |v: Option<u64>| v.map_or("unset".to_string(), |v| v.to_string());
+            eprintln!(
+                "subnet {netuid}: difficulty {} (min {}, max {}), mining at {}; {} of {} registrations this block",
+                state.difficulty,
+                show(state.min_difficulty),
+                show(state.max_difficulty),
+                state.mining_difficulty(),
+                state.registrations_this_block,
+                state.max_registrations_per_block
+            )
+        }
+    }
+    // Unlock the signing key before mining, so a password prompt never waits on a proof.
+    let signer = match scheme {
+        Scheme::V1 => keys.coldkey()?,
+        Scheme::Legacy(_) => keys
+            .hotkey
+            .clone()
+            .ok_or_else(|| Failure::usage("the hotkey's secret is needed to sign register"))?,
+    };
+    let (mut miner, mut rx) = open_miner(ctx, args.chain.batch)?;
+    let goal = Goal::Register {
+        netuid,
+        scheme,
+        hotkey: keys.hotkey_public,
+        coldkey: keys.coldkey_public,
+    };
+    let started = std::time::Instant::now();
+    let result = flow::mine_and_submit(
+        chain,
+        goal,
+        &signer,
+        &mut miner,
+        &mut rx,
+        cfg,
+        &mut log_event,
+    )
+    .await
+    .map_err(flow_failure)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let attempts = miner.attempts();
+    drop(miner);
+    Ok(match result {
+        Success::Registered {
+            uid,
+            block,
+            work_block,
+            nonce,
+            seal,
+        } => json!({
+            "status": "registered",
+            "uid": uid,
+            "block": block.number,
+            "block_hash": pow_seal::to_hex(&block.hash),
+            "work_block": work_block,
+            "nonce": nonce,
+            "seal": pow_seal::to_hex(&seal),
+            "scheme": scheme.name(),
+            "attempts": attempts,
+            "seconds": seconds,
+            "message": format!(
+                "registered hotkey {hotkey_ss58} on subnet {netuid} as UID {uid} in block #{} (work block #{work_block}, nonce {nonce})",
+                block.number
+            ),
+        }),
+        Success::AlreadyRegistered { uid } => json!({
+            "status": "already_registered",
+            "uid": uid,
+            "scheme": scheme.name(),
+            "message": format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}"),
+        }),
+        Success::Funded { .. } => unreachable!("register never funds"),
+    })
+}

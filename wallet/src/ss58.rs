@@ -1,0 +1,48 @@
+//! SS58 addresses of 32-byte account ids.
+
+use blake2::{Blake2b512, Digest};
+
+fn checksum(body: &[u8]) -> [u8; 2] {
+    let mut h = Blake2b512::new();
+    h.update(b"SS58PRE");
+    h.update(body);
+    let d = h.finalize();
+    [d[0], d[1]]
+}
+
+/// Encodes a public key as an SS58 address with the given network prefix (42 for Bittensor).
+pub fn encode(key: &[u8; 32], prefix: u16) -> String {
+    let mut data = Vec::with_capacity(36);
+    if prefix < 64 {
+        data.push(prefix as u8);
+    } else {
+        data.push((((prefix & 0xfc) >> 2) as u8) | 0x40);
+        data.push(((prefix >> 8) as u8) | (((prefix & 3) << 6) as u8));
+    }
+    data.extend_from_slice(key);
+    let c = checksum(&data);
+    data.extend_from_slice(&c);
+    bs58::encode(data).into_string()
+}
+
+/// Decodes an SS58 address of a 32-byte key (any prefix), checking its checksum.
+pub fn decode(address: &str) -> Result<[u8; 32], String> {
+    let data = bs58::decode(address)
+        .into_vec()
+        .map_err(|_| format!("`{address}` is not a valid SS58 address"))?;
+    let prefix_len = match data.first() {
+        Some(b) if *b < 64 => 1,
+        Some(b) if *b < 128 => 2,
+        _ => return Err(format!("`{address}` has an invalid SS58 prefix")),
+    };
+    if data.len() != prefix_len + 34 {
+        return Err(format!(
+            "`{address}` is not the SS58 address of a 32-byte key"
+        ));
+    }
+    let (body, sum) = data.split_at(prefix_len + 32);
+    if checksum(body) != sum {
+        return Err(format!("`{address}` has a bad SS58 checksum"));
+    }
+    Ok(body[prefix_len..].try_into().expect("32 bytes"))
+}
