@@ -54,6 +54,12 @@ pub fn run(ctx: &Context, args: &BackendsArgs) -> Result<(), Failure> {
             .iter()
             .map(|s| json!({"file": s.path.display().to_string(), "reason": s.reason}))
             .collect();
+        let insecure: Vec<_> = ctx
+            .report
+            .insecure
+            .iter()
+            .map(|s| json!({"file": s.path.display().to_string(), "reason": s.reason}))
+            .collect();
         println!(
             "{}",
             json!({
@@ -61,6 +67,7 @@ pub fn run(ctx: &Context, args: &BackendsArgs) -> Result<(), Failure> {
                 "api_version": pow_backend_api::ffi::api_package_version(),
                 "backends": backends,
                 "skipped": skipped,
+                "insecure": insecure,
             })
         );
         return Ok(());

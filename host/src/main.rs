@@ -5,7 +5,7 @@ mod cmd_bench;
 mod cmd_solve;
 
 use clap::{Args, Parser, Subcommand};
-use pow_host::plugins::{load_all, plugin_dirs, LoadReport};
+use pow_host::plugins::{load_all_with, plugin_dirs, LoadPolicy, LoadReport};
 use pow_host::selection::Selection;
 use pow_host::Failure;
 use std::path::PathBuf;
@@ -44,6 +44,10 @@ pub struct GlobalArgs {
     /// More output on stderr (plugin loading, devices).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Load plugin files even when other users could have written them (group- or
+    /// world-writable file or folder, or owned by someone else).
+    #[arg(long, global = true)]
+    allow_insecure_plugins: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,7 +97,12 @@ impl GlobalArgs {
 fn run(cli: Cli) -> Result<(), Failure> {
     let selection = cli.global.selection()?;
     let dirs = plugin_dirs(&cli.global.plugin_dirs);
-    let report = load_all(&dirs);
+    let report = load_all_with(
+        &dirs,
+        LoadPolicy {
+            allow_insecure: cli.global.allow_insecure_plugins,
+        },
+    );
     if cli.global.verbose > 0 {
         for d in &dirs {
             eprintln!("plugin folder: {}", d.path.display());
@@ -110,6 +119,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
     for s in &report.skipped {
         eprintln!("warning: skipped plugin {}: {}", s.path.display(), s.reason);
+    }
+    for s in &report.insecure {
+        eprintln!(
+            "warning: insecure plugin {}: {}",
+            s.path.display(),
+            s.reason
+        );
     }
     let ctx = Context {
         report,

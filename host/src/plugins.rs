@@ -2,7 +2,8 @@
 //!
 //! Every shared library in every plugin folder is loaded by its own abi_stable header (so
 //! several backends live side by side); a file that is not a backend, or is built for another
-//! interface, is reported and skipped.
+//! interface, is reported and skipped. Before a file is opened, [`check_trust`] makes sure no
+//! one but its owner (you or root) could have put it there.
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use pow_backend_api::{
@@ -103,11 +104,28 @@ pub struct LoadReport {
     pub plugins: Vec<Plugin>,
     /// Files that were refused.
     pub skipped: Vec<Skipped>,
+    /// Files that were loaded although they failed [`check_trust`], because
+    /// [`LoadPolicy::allow_insecure`] was set.
+    pub insecure: Vec<Skipped>,
 }
 
-/// Loads every backend in `dirs`. Missing folders are ignored; a backend name seen before is
-/// skipped (the first one found wins).
+/// How strict [`load_all_with`] is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadPolicy {
+    /// Load plugins that fail [`check_trust`] (`--allow-insecure-plugins`), reporting them in
+    /// [`LoadReport::insecure`].
+    pub allow_insecure: bool,
+}
+
+/// Loads every backend in `dirs` with the default (strict) [`LoadPolicy`].
 pub fn load_all(dirs: &[PluginDir]) -> LoadReport {
+    load_all_with(dirs, LoadPolicy::default())
+}
+
+/// Loads every backend in `dirs`. Missing folders are ignored; a file that fails
+/// [`check_trust`] is skipped unless the policy allows it; a backend name seen before is
+/// skipped (the first one found wins).
+pub fn load_all_with(dirs: &[PluginDir], policy: LoadPolicy) -> LoadReport {
     let mut report = LoadReport::default();
     let mut seen_files = HashSet::new();
     for dir in dirs {
@@ -129,6 +147,22 @@ pub fn load_all(dirs: &[PluginDir]) -> LoadReport {
             let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
             if !seen_files.insert(canonical) {
                 continue;
+            }
+            if let Err(problem) = check_trust(&path) {
+                if policy.allow_insecure {
+                    report.insecure.push(Skipped {
+                        path: path.clone(),
+                        reason: format!("loaded anyway (--allow-insecure-plugins): {problem}"),
+                    });
+                } else {
+                    report.skipped.push(Skipped {
+                        path,
+                        reason: format!(
+                            "{problem} (or pass --allow-insecure-plugins to load it anyway)"
+                        ),
+                    });
+                    continue;
+                }
             }
             match load_file(&path) {
                 Ok(plugin) => {
@@ -152,8 +186,102 @@ pub fn load_all(dirs: &[PluginDir]) -> LoadReport {
     report
 }
 
+/// Checks that no one but the current user or root could have written or replaced a plugin
+/// file, in the spirit of ssh's `StrictModes`: the file (after following links), the folder it
+/// is listed in and the folder it really lives in must be owned by the current user or root and
+/// not writable by group or others; every folder above them must be owned by the current user
+/// or root and not writable by group or others unless it has the sticky bit (like `/tmp`).
+///
+/// The error names the offending path and the fix. On other platforms than Unix nothing is
+/// checked.
+pub fn check_trust(path: &Path) -> Result<(), String> {
+    trust::check(path)
+}
+
+#[cfg(unix)]
+mod trust {
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    const STICKY: u32 = 0o1000;
+    const GROUP_OR_OTHER_WRITE: u32 = 0o022;
+
+    pub fn check(path: &Path) -> Result<(), String> {
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let me = unsafe { libc::geteuid() };
+        let real = path
+            .canonicalize()
+            .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+        node(&real, me, false)?;
+        // The folder the file is listed in (a link's folder matters as much as the target's).
+        let listed_in = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .and_then(|p| p.canonicalize().ok());
+        let mut chains = vec![real.parent().map(Path::to_path_buf)];
+        if listed_in != chains[0] {
+            chains.push(listed_in);
+        }
+        for folder in chains.into_iter().flatten() {
+            node(&folder, me, false)?;
+            for ancestor in folder.ancestors().skip(1) {
+                node(ancestor, me, true)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One file or folder: owned by `me` or root, and not writable by group or others (a
+    /// sticky folder above the plugin's own folder may be).
+    fn node(path: &Path, me: u32, sticky_ok: bool) -> Result<(), String> {
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
+        let uid = meta.uid();
+        if uid != me && uid != 0 {
+            return Err(format!(
+                "{} is owned by uid {uid}, neither the current user (uid {me}) nor root, so \
+                 that user could change the plugin: fix with `chown {me} {}`",
+                path.display(),
+                path.display()
+            ));
+        }
+        let mode = meta.mode();
+        if mode & GROUP_OR_OTHER_WRITE != 0 && !(sticky_ok && mode & STICKY != 0) {
+            return Err(format!(
+                "{} is writable by {} (mode {:o}), so other users could change the plugin: fix \
+                 with `chmod go-w {}`",
+                path.display(),
+                if mode & 0o002 != 0 {
+                    "everyone"
+                } else {
+                    "its group"
+                },
+                mode & 0o7777,
+                path.display()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+mod trust {
+    use std::path::Path;
+
+    pub fn check(_path: &Path) -> Result<(), String> {
+        Ok(())
+    }
+}
+
 /// Loads one backend library, checking its abi_stable layout, its `pow-backend-api` version
-/// and its [`INTERFACE_VERSION`].
+/// and its [`INTERFACE_VERSION`]. It does not call [`check_trust`]: callers that take paths
+/// from the user should.
 pub fn load_file(path: &Path) -> Result<Plugin, String> {
     let host_api = pow_backend_api::ffi::api_package_version();
     let header = lib_header_from_path(path).map_err(|e| describe_load_error(&e, host_api))?;

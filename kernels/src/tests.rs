@@ -1,0 +1,363 @@
+//! Host-side tests of the kernel contract with a CPU model of the kernel.
+
+use super::*;
+use pow_backend_api::NonceMapping;
+use pow_seal::{Challenge, SealOrder, Work};
+
+/// The kernel's computation in Rust, from the same inputs the device gets.
+fn model_seal(job: &GpuJob, index: u64, midstate: &[u32; 8]) -> [u8; 32] {
+    let p = &job.params;
+    let rot = p[P_ROTATE] & 63;
+    let nonce = index.rotate_left(rot);
+    let mut st = *midstate;
+    for blk in 0..job.layout.blocks as i32 {
+        let mut words = [0u32; 16];
+        words.copy_from_slice(&p[P_TAIL + 16 * blk as usize..P_TAIL + 16 * blk as usize + 16]);
+        for i in 0..8i32 {
+            let pos = job.layout.nonce_off + i - 64 * blk;
+            if (0..64).contains(&pos) {
+                let byte = (nonce >> (8 * i)) as u32 & 0xff;
+                words[(pos >> 2) as usize] |= byte << (24 - 8 * (pos & 3));
+            }
+        }
+        let mut block = [0u8; 64];
+        for (i, w) in words.iter().enumerate() {
+            block[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+        }
+        compress(&mut st, &block);
+    }
+    let mut digest = [0u8; 32];
+    for (i, w) in st.iter().enumerate() {
+        digest[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
+    }
+    pow_seal::keccak256(&digest)
+}
+
+fn model_meets(job: &GpuJob, seal: &[u8; 32]) -> bool {
+    let be = job.params[P_FLAGS] & 1 != 0;
+    let order = if be {
+        SealOrder::BigEndian
+    } else {
+        SealOrder::LittleEndian
+    };
+    let mut target = [0u64; 4];
+    for (i, t) in target.iter_mut().enumerate() {
+        *t = job.params[P_TARGET + 2 * i] as u64 | (job.params[P_TARGET + 2 * i + 1] as u64) << 32;
+    }
+    pow_seal::Target(target).is_met_by(seal, order)
+}
+
+/// A launcher that runs the kernel model on the CPU; `corrupt` flips a seal bit of one index.
+#[derive(Default)]
+struct Model {
+    job: Option<GpuJob>,
+    slots: [Option<Vec<u32>>; 2],
+    launches: Vec<(u64, u32)>,
+    corrupt: Option<u64>,
+}
+
+impl Model {
+    fn seal(&self, index: u64, midstate: &[u32; 8]) -> [u8; 32] {
+        let mut s = model_seal(self.job.as_ref().unwrap(), index, midstate);
+        if self.corrupt == Some(index) {
+            s[31] ^= 0x80;
+        }
+        s
+    }
+}
+
+impl Launcher for Model {
+    fn load(&mut self, job: &GpuJob) -> Result<(), BackendError> {
+        self.job = Some(job.clone());
+        Ok(())
+    }
+    fn launch(
+        &mut self,
+        slot: usize,
+        base: u64,
+        count: u32,
+        midstate: &[u32; 8],
+    ) -> Result<(), BackendError> {
+        assert!(self.slots[slot].is_none(), "slot reused while in flight");
+        let job = self.job.as_ref().unwrap();
+        assert!(count as u64 <= job.room(base), "launch crosses a run");
+        self.launches.push((base, count));
+        let mut words = vec![0u32; RESULT_WORDS];
+        words[1] = u32::MAX;
+        for off in 0..count {
+            let seal = self.seal(base.wrapping_add(off as u64), midstate);
+            if model_meets(job, &seal) {
+                let slot = words[0] as usize;
+                words[0] += 1;
+                if slot < MAX_HITS {
+                    words[2 + slot] = off;
+                }
+                words[1] = words[1].min(off);
+            }
+        }
+        self.slots[slot] = Some(words);
+        Ok(())
+    }
+    fn finish(&mut self, slot: usize) -> Result<Vec<u32>, BackendError> {
+        Ok(self.slots[slot].take().expect("finish of an idle slot"))
+    }
+    fn drain(&mut self) {
+        self.slots = [None, None];
+    }
+    fn seals(
+        &mut self,
+        base: u64,
+        count: u32,
+        midstate: &[u32; 8],
+    ) -> Result<Vec<u32>, BackendError> {
+        let mut out = Vec::new();
+        for off in 0..count {
+            let seal = self.seal(base.wrapping_add(off as u64), midstate);
+            out.extend(
+                seal.chunks_exact(4)
+                    .map(|c| u32::from_le_bytes(c.try_into().unwrap())),
+            );
+        }
+        Ok(out)
+    }
+}
+
+fn v1() -> Challenge {
+    Challenge::v1(7, [3; 32], [4; 32], [5; 32]).unwrap()
+}
+
+fn legacy(order: SealOrder) -> Challenge {
+    Challenge::Legacy {
+        block_hash: [1; 32],
+        hotkey: [2; 32],
+        seal_order: order,
+    }
+}
+
+#[test]
+fn layouts_of_the_three_challenges() {
+    let l = GpuJob::new(&Job::from_work(&Work::new(legacy(SealOrder::BigEndian), 1))).unwrap();
+    assert_eq!((l.layout, l.run_log2), (Layout::LEGACY, 32));
+    let f = Challenge::Faucet {
+        block_hash: [1; 32],
+        coldkey: [2; 32],
+    };
+    assert_eq!(
+        GpuJob::new(&Job::from_work(&Work::new(f, 1)))
+            .unwrap()
+            .layout,
+        Layout::LEGACY
+    );
+    let v = GpuJob::new(&Job::from_work(&Work::new(v1(), 1))).unwrap();
+    assert_eq!((v.layout, v.run_log2), (Layout::V1, 24));
+    let vi = Job::from_work(&Work::new(v1(), 1)).with_mapping(NonceMapping::IDENTITY);
+    assert_eq!(GpuJob::new(&vi).unwrap().layout, Layout::V1_IDENTITY);
+    for layout in Layout::PREBUILT {
+        assert!(layout.defines().iter().all(|d| d.starts_with("-DPOW_")));
+    }
+}
+
+#[test]
+fn too_long_messages_are_refused() {
+    let job = Job {
+        prefix: vec![0u8; 10].into(),
+        suffix: vec![0u8; 200].into(),
+        seal_big_endian: false,
+        target: [u64::MAX; 4],
+        mapping: NonceMapping::IDENTITY,
+    };
+    assert!(GpuJob::new(&job).is_err());
+}
+
+#[test]
+fn kernel_model_matches_the_seal_library_in_every_layout() {
+    let jobs = [
+        Job::from_work(&Work::new(legacy(SealOrder::BigEndian), 1)),
+        Job::from_work(&Work::new(v1(), 1)),
+        Job::from_work(&Work::new(v1(), 1)).with_mapping(NonceMapping::IDENTITY),
+        Job::from_work(&Work::new(v1(), 1)).with_mapping(NonceMapping {
+            rotate_left_bits: 13,
+        }),
+        Job {
+            prefix: vec![9u8; 70].into(),
+            suffix: vec![8u8; 50].into(),
+            seal_big_endian: true,
+            target: [u64::MAX; 4],
+            mapping: NonceMapping::IDENTITY,
+        },
+    ];
+    let mut x = 0x0123_4567_89ab_cdefu64;
+    for job in &jobs {
+        let gpu = GpuJob::new(job).unwrap();
+        for _ in 0..50 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            for index in [x, x | 0xffffff, x & !0xffffff, u64::MAX, 0] {
+                let ms = gpu.launch_midstate(index);
+                assert_eq!(model_seal(&gpu, index, &ms), job.reference_seal_at(index));
+            }
+        }
+    }
+}
+
+#[test]
+fn decode_results_sorts_and_checks() {
+    let mut w = vec![0u32; RESULT_WORDS];
+    w[1] = u32::MAX;
+    assert_eq!(decode_results(&w, 100).unwrap(), Vec::<u32>::new());
+    w[0] = 3;
+    w[1] = 5;
+    w[2..5].copy_from_slice(&[40, 5, 17]);
+    assert_eq!(decode_results(&w, 100).unwrap(), vec![5, 17, 40]);
+    // More hits than slots: the stored ones plus the lowest.
+    w[0] = 500;
+    w[1] = 1;
+    for i in 0..MAX_HITS {
+        w[2 + i] = 1000 - i as u32;
+    }
+    let d = decode_results(&w, 2000).unwrap();
+    assert_eq!(d.len(), MAX_HITS + 1);
+    assert_eq!(d[0], 1);
+    assert!(d.windows(2).all(|p| p[0] < p[1]));
+    // Inconsistent buffers.
+    let mut bad = vec![0u32; RESULT_WORDS];
+    bad[1] = 3;
+    assert!(decode_results(&bad, 10).is_err());
+    bad[0] = 1;
+    bad[1] = 10;
+    assert!(decode_results(&bad, 10).is_err());
+    bad[1] = 2;
+    bad[2] = 1;
+    assert!(decode_results(&bad, 10).is_err());
+    assert!(decode_results(&bad[..10], 10).is_err());
+}
+
+fn lowest(job: &Job, start: u64, count: u64) -> Option<u64> {
+    (0..count).find(|&i| job.is_met_by(&job.reference_seal_at(start.wrapping_add(i))))
+}
+
+#[test]
+fn drive_search_reports_the_lowest_hit_and_prefix() {
+    let mut m = Model::default();
+    for (challenge, mapping) in [
+        (legacy(SealOrder::BigEndian), NonceMapping::IDENTITY),
+        (legacy(SealOrder::LittleEndian), NonceMapping::IDENTITY),
+        (
+            v1(),
+            NonceMapping {
+                rotate_left_bits: 40,
+            },
+        ),
+    ] {
+        let job = Job::from_work(&Work::new(challenge, 300)).with_mapping(mapping);
+        let gpu = GpuJob::new(&job).unwrap();
+        m.load(&gpu).unwrap();
+        m.launches.clear();
+        // Starts just below a run boundary (2^24 for v1, 2^32 otherwise) and below 2^64.
+        for start in [0u64, (1 << 24) - 100, (1 << 32) - 77, u64::MAX - 50] {
+            let out =
+                drive_search(&mut m, &gpu, start, 3000, 256, &AtomicBool::new(false)).unwrap();
+            let want = lowest(&job, start, 3000);
+            assert_eq!(out.hits.first().map(|h| h.index.wrapping_sub(start)), want);
+            assert_eq!(out.searched, want.map_or(3000, |l| l + 1));
+            assert!(out.attempts >= out.searched);
+            assert!(out.hits.iter().all(|h| job.verify_hit(h)));
+            assert!(out
+                .hits
+                .windows(2)
+                .all(|p| p[0].index.wrapping_sub(start) < p[1].index.wrapping_sub(start)));
+        }
+        assert!(m.launches.iter().all(|&(b, c)| c as u64 <= gpu.room(b)));
+    }
+}
+
+#[test]
+fn drive_search_without_hits_covers_the_range() {
+    let mut m = Model::default();
+    let job = Job::from_work(&Work::new(v1(), u64::MAX));
+    let gpu = GpuJob::new(&job).unwrap();
+    m.load(&gpu).unwrap();
+    let out = drive_search(
+        &mut m,
+        &gpu,
+        (1 << 24) - 10,
+        1000,
+        300,
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(
+        (out.searched, out.attempts, out.hits.len()),
+        (1000, 1000, 0)
+    );
+    // Split at the run boundary: 10 indexes, then launches of at most 300.
+    assert_eq!(m.launches[0], ((1 << 24) - 10, 10));
+    assert_eq!(m.launches[1], (1 << 24, 300));
+}
+
+#[test]
+fn drive_search_stops_when_cancelled() {
+    let mut m = Model::default();
+    let job = Job::from_work(&Work::new(v1(), u64::MAX));
+    let gpu = GpuJob::new(&job).unwrap();
+    m.load(&gpu).unwrap();
+    let out = drive_search(&mut m, &gpu, 0, 1 << 40, 100, &AtomicBool::new(true)).unwrap();
+    assert_eq!((out.searched, out.attempts), (0, 0));
+}
+
+#[test]
+fn difficulty_one_overflows_the_hit_slots_and_keeps_the_lowest() {
+    let mut m = Model::default();
+    let job = Job::from_work(&Work::new(legacy(SealOrder::BigEndian), 1));
+    let gpu = GpuJob::new(&job).unwrap();
+    m.load(&gpu).unwrap();
+    let out = drive_search(&mut m, &gpu, 5, 1000, 500, &AtomicBool::new(false)).unwrap();
+    assert_eq!(out.searched, 1);
+    assert_eq!(out.hits[0].index, 5);
+}
+
+#[test]
+fn a_wrong_device_seal_is_an_error() {
+    let job = Job::from_work(&Work::new(legacy(SealOrder::LittleEndian), 2));
+    let gpu = GpuJob::new(&job).unwrap();
+    // Find an index that fails, and make the model claim it passes by corrupting its seal
+    // until the corrupted seal passes.
+    let mut m = Model::default();
+    m.load(&gpu).unwrap();
+    let idx = (0..1000)
+        .find(|&i| {
+            let mut s = job.reference_seal_at(i);
+            s[31] ^= 0x80;
+            !job.is_met_by(&job.reference_seal_at(i)) && job.is_met_by(&s)
+        })
+        .unwrap();
+    m.corrupt = Some(idx);
+    let err = drive_search(&mut m, &gpu, idx, 1, 1, &AtomicBool::new(false)).unwrap_err();
+    assert!(err.to_string().contains("wrong seals"), "{err}");
+}
+
+#[test]
+fn self_test_passes_on_the_model_and_catches_a_broken_kernel() {
+    let mut good = Model::default();
+    self_test(&mut good).unwrap();
+    let mut bad = Model {
+        corrupt: Some(LEGACY_INDEX_FOR_TEST),
+        ..Model::default()
+    };
+    assert!(self_test(&mut bad).is_err());
+}
+
+/// An index inside the first self-test window (legacy vector nonce, identity mapping).
+const LEGACY_INDEX_FOR_TEST: u64 = 6123106623631978152 + 1;
+
+#[test]
+fn sources_are_complete() {
+    let cl = opencl_source();
+    assert!(!cl.contains("#include \""));
+    assert!(cl.contains("__kernel void pow_search") && cl.contains("pow_sha256_block"));
+    let cu = cuda_source();
+    assert!(!cu.contains("#include \""));
+    assert!(cu.contains("extern \"C\" __global__ void pow_search"));
+    assert_eq!(text_hash("abc").len(), 64);
+}
