@@ -3,6 +3,11 @@
 //! A search range is cut into chunks that worker threads claim in ascending order from a
 //! shared counter; a hit lowers a shared bound so that no thread works past it, and the
 //! cancel flag is checked between chunks.
+//!
+//! Hashing paths (see `docs/performance.md`): `avx512` (16-lane SHA-256 and 8-lane
+//! Keccak-f[1600]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, picked at run time
+//! with `is_x86_feature_detected!` (the x86 modules only exist on x86-64; other targets get
+//! `portable`). Option `path=NAME` forces one, `threads=N` sets the worker count.
 
 pub mod plan;
 pub mod portable;
