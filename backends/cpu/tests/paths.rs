@@ -267,3 +267,19 @@ fn parallel_search_keeps_outcome_semantics() {
     assert_eq!(out.searched, 0);
     assert!(out.hits.is_empty());
 }
+
+#[test]
+fn paths_can_be_forced_by_name() {
+    use pow_backend_cpu::select_path;
+    let paths = available_paths();
+    assert_eq!(paths.last().unwrap().name, "portable");
+    assert_eq!(select_path(None).unwrap().name, paths[0].name);
+    assert_eq!(select_path(Some("auto")).unwrap().name, paths[0].name);
+    for p in &paths {
+        assert_eq!(select_path(Some(p.name)).unwrap().name, p.name);
+    }
+    let err = select_path(Some("avx9000"))
+        .err()
+        .expect("unknown path refused");
+    assert!(err.to_string().contains("portable"), "{err}");
+}
