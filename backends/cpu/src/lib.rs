@@ -3,6 +3,11 @@
 //! A search range is cut into chunks that worker threads claim in ascending order from a
 //! shared counter; a hit lowers a shared bound so that no thread works past it, and the
 //! cancel flag is checked between chunks.
+//!
+//! Hashing paths (see `docs/performance.md`): `avx512` (16-lane SHA-256 and 8-lane
+//! Keccak-f[1600]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, picked at run time
+//! with `is_x86_feature_detected!` (the x86 modules only exist on x86-64; other targets get
+//! `portable`). Option `path=NAME` forces one, `threads=N` sets the worker count.
 
 pub mod plan;
 pub mod portable;
@@ -189,6 +194,19 @@ impl Device for CpuDevice {
     }
 }
 
+/// A value alone on its own pair of 64-byte cache lines, so that counters written by
+/// different workers never share a line (the adjacent-line prefetcher pairs lines).
+#[repr(align(128))]
+#[derive(Default)]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 /// Searches a range on `threads` workers with `search`; see [`SearchOutcome`] for the result's
 /// meaning.
 pub fn parallel_search(
@@ -200,15 +218,18 @@ pub fn parallel_search(
     cancel: &AtomicBool,
 ) -> SearchOutcome {
     let chunks = count.div_ceil(CHUNK);
-    let next_chunk = AtomicU64::new(0);
+    let next_chunk = Padded(AtomicU64::new(0));
     // Offset (from `start`) of the lowest hit so far; u64::MAX when none.
-    let best_hit = AtomicU64::new(u64::MAX);
+    let best_hit = Padded(AtomicU64::new(u64::MAX));
     // Lowest chunk a worker abandoned because of the cancel flag.
-    let abandoned = AtomicU64::new(u64::MAX);
-    let attempts = AtomicU64::new(0);
+    let abandoned = Padded(AtomicU64::new(u64::MAX));
+    // Attempts per worker, each on its own lines; summed at the end.
+    let per_worker: Vec<Padded<AtomicU64>> =
+        (0..threads.max(1)).map(|_| Padded::default()).collect();
     let hits = Mutex::new(Vec::<Hit>::new());
 
-    let worker = || loop {
+    let worker = |w: usize| loop {
+        let attempts = &per_worker[w];
         if cancel.load(Ordering::Relaxed) {
             break;
         }
@@ -240,11 +261,11 @@ pub fn parallel_search(
     };
 
     if threads <= 1 || chunks <= 1 {
-        worker();
+        worker(0);
     } else {
         std::thread::scope(|s| {
-            for _ in 0..threads.min(chunks as usize) {
-                s.spawn(worker);
+            for w in 0..threads.min(chunks as usize) {
+                s.spawn(move || worker(w));
             }
         });
     }
@@ -252,6 +273,7 @@ pub fn parallel_search(
     let mut hits = hits.into_inner().unwrap();
     hits.sort_by_key(|h| h.index.wrapping_sub(start));
     let best = best_hit.load(Ordering::Relaxed);
+    let (next_chunk, abandoned) = (next_chunk.0, abandoned.0);
     let claimed = next_chunk.load(Ordering::Relaxed).min(chunks);
     let done_chunks = claimed.min(abandoned.load(Ordering::Relaxed));
     let complete = (done_chunks * CHUNK).min(count);
@@ -262,7 +284,7 @@ pub fn parallel_search(
     };
     SearchOutcome {
         searched,
-        attempts: attempts.load(Ordering::Relaxed),
+        attempts: per_worker.iter().map(|a| a.load(Ordering::Relaxed)).sum(),
         hits: hits.into(),
     }
 }

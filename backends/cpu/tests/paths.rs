@@ -219,3 +219,67 @@ proptest! {
         check_top_words(&job, start);
     }
 }
+
+#[test]
+fn parallel_search_keeps_outcome_semantics() {
+    use pow_backend_cpu::parallel_search;
+    use std::sync::atomic::AtomicBool;
+    // Difficulty 300: roughly one hit every 300 attempts.
+    let work = Work::new(Challenge::v1(3, [9; 32], [8; 32], [7; 32]).unwrap(), 300);
+    let job = Job::from_work(&work);
+    let prepared = PreparedJob::new(&job);
+    let cancel = AtomicBool::new(false);
+    for path in available_paths() {
+        for threads in [1, 2, 3] {
+            for start in [0u64, (1 << 24) - 20_000] {
+                let count = 100_000;
+                let out = parallel_search(&prepared, path.search, threads, start, count, &cancel);
+                let first = reference_first(&job, start, 5_000).expect("a hit in 5000");
+                assert_eq!(
+                    out.hits[0].index, first,
+                    "path {} threads {threads}",
+                    path.name
+                );
+                assert!(out.searched > first - start && out.searched <= count);
+                assert!(out.attempts >= out.searched);
+                assert!(out.hits.windows(2).all(|w| w[0].index < w[1].index));
+                assert!(out.hits.iter().all(|h| job.verify_hit(h)));
+            }
+        }
+        // Nothing passes: the whole range is searched.
+        let hard = Job::from_work(&Work::new(work.challenge.clone(), u64::MAX));
+        let hard_prepared = PreparedJob::new(&hard);
+        let out = parallel_search(&hard_prepared, path.search, 2, 5, 50_000, &cancel);
+        assert_eq!(
+            (out.searched, out.attempts, out.hits.len()),
+            (50_000, 50_000, 0)
+        );
+    }
+    let cancelled = AtomicBool::new(true);
+    let out = parallel_search(
+        &prepared,
+        available_paths()[0].search,
+        2,
+        0,
+        1 << 20,
+        &cancelled,
+    );
+    assert_eq!(out.searched, 0);
+    assert!(out.hits.is_empty());
+}
+
+#[test]
+fn paths_can_be_forced_by_name() {
+    use pow_backend_cpu::select_path;
+    let paths = available_paths();
+    assert_eq!(paths.last().unwrap().name, "portable");
+    assert_eq!(select_path(None).unwrap().name, paths[0].name);
+    assert_eq!(select_path(Some("auto")).unwrap().name, paths[0].name);
+    for p in &paths {
+        assert_eq!(select_path(Some(p.name)).unwrap().name, p.name);
+    }
+    let err = select_path(Some("avx9000"))
+        .err()
+        .expect("unknown path refused");
+    assert!(err.to_string().contains("portable"), "{err}");
+}

@@ -9,6 +9,8 @@ type V = __m256i;
 const SL: usize = 8;
 /// Keccak lanes per run.
 const KL: usize = 4;
+/// A three-way xor takes two instructions.
+const TERNARY: bool = false;
 
 /// Whether this CPU can run the path.
 pub fn supported() -> bool {

@@ -10,6 +10,8 @@ type V = __m512i;
 const SL: usize = 16;
 /// Keccak lanes per run.
 const KL: usize = 8;
+/// `vpternlogq` makes a three-way xor one instruction.
+const TERNARY: bool = true;
 
 /// Whether this CPU can run the path.
 pub fn supported() -> bool {
@@ -105,6 +107,12 @@ fn bcast64(x: u64) -> V {
 #[target_feature(enable = "avx512f,avx512bw")]
 fn xor(a: V, b: V) -> V {
     _mm512_xor_si512(a, b)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn xor3(a: V, b: V, c: V) -> V {
+    _mm512_ternarylogic_epi64::<0x96>(a, b, c)
 }
 
 #[inline]

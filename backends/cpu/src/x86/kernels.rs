@@ -92,9 +92,17 @@ macro_rules! simd_kernels {
                 c[x] = xor5(a[x], a[x + 5], a[x + 10], a[x + 15], a[x + 20]);
             }
             for x in 0..5 {
-                let d = xor(c[(x + 4) % 5], rol::<1>(c[(x + 1) % 5]));
-                for y in 0..5 {
-                    a[5 * y + x] = xor(a[5 * y + x], d);
+                let r = rol::<1>(c[(x + 1) % 5]);
+                if TERNARY {
+                    // One three-way xor per lane beats forming D first.
+                    for y in 0..5 {
+                        a[5 * y + x] = xor3(a[5 * y + x], c[(x + 4) % 5], r);
+                    }
+                } else {
+                    let d = xor(c[(x + 4) % 5], r);
+                    for y in 0..5 {
+                        a[5 * y + x] = xor(a[5 * y + x], d);
+                    }
                 }
             }
         }
