@@ -11,7 +11,7 @@ use pow_chain::flow::{self, Event, FlowConfig, FlowError, Goal, MinedSolution, S
 use pow_chain::network::{self, Endpoint};
 use pow_chain::rpc::RpcChain;
 use pow_chain::{Chain, Scheme};
-use pow_host::device_miner::DeviceMiner;
+use pow_host::device_miner::DispatchMiner;
 use pow_host::Failure;
 use pow_seal::SealOrder;
 use pow_wallet::{PasswordSource, Sr25519Pair, Wallet};
@@ -62,9 +62,10 @@ pub struct ChainArgs {
     /// How many times an unreachable endpoint or failing call is retried (with doubling backoff).
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub retries: u32,
-    /// Nonce indexes per device search call.
-    #[arg(long, default_value_t = 1 << 20, value_name = "N")]
-    pub batch: u64,
+    /// Fixed nonce indexes per device search call (default: sized by the dispatcher to about
+    /// 100 ms of each device's work).
+    #[arg(long, value_name = "N")]
+    pub batch: Option<u64>,
     /// Dev chain: milliseconds between blocks.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub dev_block_time_ms: u64,
@@ -260,9 +261,10 @@ pub fn log_event(e: Event) {
 /// Opens the selected devices and wraps them in a miner.
 pub fn open_miner(
     ctx: &Context,
-    batch: u64,
-) -> Result<(DeviceMiner, mpsc::UnboundedReceiver<MinedSolution>), Failure> {
-    let (devices, warnings) = ctx.selection.open_devices(&ctx.report.plugins)?;
+    batch: Option<u64>,
+) -> Result<(DispatchMiner, mpsc::UnboundedReceiver<MinedSolution>), Failure> {
+    let (devices, warnings) =
+        pow_host::solver::open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
@@ -270,7 +272,7 @@ pub fn open_miner(
         return Err(Failure::usage("no devices to mine on"));
     }
     let (tx, rx) = mpsc::unbounded_channel();
-    let miner = DeviceMiner::new(devices, batch, tx, Arc::new(|w| eprintln!("warning: {w}")));
+    let miner = DispatchMiner::new(devices, batch, tx, Arc::new(|w| eprintln!("warning: {w}")))?;
     eprintln!("mining on {}", miner.labels().join(", "));
     Ok((miner, rx))
 }
