@@ -198,7 +198,17 @@ impl KeyfileJson {
     /// Parses keyfile JSON.
     pub fn parse(data: &[u8]) -> Result<Self, WalletError> {
         serde_json::from_slice(data).map_err(|e| {
-            WalletError::Format(format!("the keyfile is not valid keyfile JSON ({e})"))
+            // serde's message for a wrong type quotes the value, which may be a secret (a
+            // `secretSeed` given as a number): keep only the position for those.
+            let detail = match e.classify() {
+                serde_json::error::Category::Data => format!(
+                    "a field has the wrong type at line {}, column {}",
+                    e.line(),
+                    e.column()
+                ),
+                _ => e.to_string(),
+            };
+            WalletError::Format(format!("the keyfile is not valid keyfile JSON ({detail})"))
         })
     }
 
