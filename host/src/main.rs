@@ -4,6 +4,7 @@ mod cmd_backends;
 mod cmd_bench;
 mod cmd_faucet;
 mod cmd_register;
+mod cmd_soak;
 mod cmd_solve;
 
 use clap::{Args, Parser, Subcommand};
@@ -64,6 +65,9 @@ enum Command {
     /// Measure each device alone, candidate mixes, the chosen mix dispatched, and the
     /// latency of challenge switches.
     Bench(cmd_bench::BenchArgs),
+    /// Solve continuously with a challenge switch every second and random device failures;
+    /// report lost or duplicated work and memory growth.
+    Soak(cmd_soak::SoakArgs),
     /// Register a hotkey on a subnet by proof of work (the default command).
     Register(cmd_register::RegisterArgs),
     /// Draw test TAO from the faucet (test and dev runtimes).
@@ -146,6 +150,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Backends(args)) => cmd_backends::run(&ctx, &args),
         Some(Command::Solve(args)) => cmd_solve::run(&ctx, &args),
         Some(Command::Bench(args)) => cmd_bench::run(&ctx, &args),
+        Some(Command::Soak(args)) => cmd_soak::run(&ctx, &args),
         Some(Command::Register(args)) => cmd_register::run(&ctx, &args),
         Some(Command::Faucet(args)) => cmd_faucet::run(&ctx, &args),
         None => cmd_register::run(&ctx, &cli.default_register),
