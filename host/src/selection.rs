@@ -127,6 +127,9 @@ impl Selection {
             let options = self.options_for(&plugin.name);
             let listed = match plugin.list_devices(&options) {
                 Ok(l) => l,
+                Err(e) if e.kind == pow_backend_api::ErrorKind::InvalidInput => {
+                    return Err(Failure::usage(format!("backend `{}`: {e}", plugin.name)));
+                }
                 Err(e) => {
                     warnings.push(format!("backend `{}`: {e}", plugin.name));
                     continue;
@@ -172,6 +175,12 @@ impl Selection {
                 }
                 match plugin.open_device(info.index, &options) {
                     Ok(d) => devices.push(d),
+                    Err(e) if e.kind == pow_backend_api::ErrorKind::InvalidInput => {
+                        return Err(Failure::usage(format!(
+                            "backend `{}` device {}: {e}",
+                            plugin.name, info.index
+                        )));
+                    }
                     Err(e) => warnings.push(format!(
                         "backend `{}` device {}: {e}",
                         plugin.name, info.index

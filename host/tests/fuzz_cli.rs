@@ -55,11 +55,24 @@ fn no_nul(arg: &OsString) -> OsString {
 }
 
 fn run(args: &[OsString]) -> Output {
-    Command::new(lonely_pow_host())
-        .args(args.iter().map(no_nul))
-        .env_remove("POW_HOST_PLUGIN_PATH")
-        .output()
-        .unwrap()
+    // The copy of the executable may still be open for writing in a child that another test
+    // thread is forking at the same moment (the file descriptor lives until that child's exec),
+    // and exec then fails with ETXTBSY: try again briefly.
+    let mut tries = 0;
+    loop {
+        match Command::new(lonely_pow_host())
+            .args(args.iter().map(no_nul))
+            .env_remove("POW_HOST_PLUGIN_PATH")
+            .output()
+        {
+            Ok(out) => return out,
+            Err(e) if e.raw_os_error() == Some(26) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot run pow-host: {e}"),
+        }
+    }
 }
 
 /// No panic, a known exit code, and an `error:` line whenever it fails.
@@ -187,6 +200,8 @@ proptest! {
             // clap reads a u16 as an i64 and checks the range.
             "--netuid" => value.parse::<i64>().is_ok_and(|n| (0..=65_535).contains(&n)),
             "--threads" => value.parse::<usize>().is_ok(),
+            // A fixed batch of zero indexes is refused by `solve` itself.
+            "--batch" => value.parse::<u64>().is_ok_and(|n| n >= 1),
             _ => value.parse::<u64>().is_ok(),
         };
         if valid {

@@ -93,12 +93,20 @@ pub fn select_path(name: Option<&str>) -> Result<Path, BackendError> {
 /// Number of worker threads to use: `threads` option, else one per available core.
 fn thread_count(options: &Options) -> Result<usize, BackendError> {
     let n = options.get_parsed::<usize>("threads")?.unwrap_or(0);
+    if n > MAX_THREADS {
+        return Err(BackendError::invalid(format!(
+            "--threads {n} is more than the {MAX_THREADS} worker threads the cpu backend runs"
+        )));
+    }
     Ok(if n == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         n
     })
 }
+
+/// Most worker threads one CPU device runs.
+const MAX_THREADS: usize = 4096;
 
 /// The CPU backend.
 #[derive(Default)]
