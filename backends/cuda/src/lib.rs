@@ -14,6 +14,7 @@
 //! `ptx` (`off` forces NVRTC), `cache` (`off`), `self_test` (`off`).
 
 pub mod geometry;
+pub mod nvrtc;
 
 use cudarc::driver::sys::CUdevice_attribute;
 use cudarc::driver::{
@@ -27,7 +28,7 @@ use pow_backend_api::{
 };
 use pow_gpu_kernels::{GpuJob, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::catch_unwind;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -311,18 +312,14 @@ impl CuDevice {
     }
 
     fn nvrtc(&self, layout: Layout) -> Result<Loaded, String> {
-        // SAFETY: probing for the library only loads it.
-        if !unsafe { cudarc::nvrtc::sys::is_culib_present() } {
-            return Err("NVRTC (libnvrtc.so) is not installed".into());
-        }
+        nvrtc::status()?;
         let arch = geometry::compute_arch(self.gpu.cc);
-        let source = pow_gpu_kernels::cuda_source();
-        let defines = layout.defines();
         let key = pow_gpu_kernels::text_hash(&format!(
-            "{}\n{arch}\n{}\n{}\n{source}",
+            "{}\n{arch}\n{}\n{}\n{}",
             self.gpu.info.name,
             driver_version(),
-            defines.join(" ")
+            layout.defines().join(" "),
+            pow_gpu_kernels::cuda_source()
         ));
         if self.use_cache {
             if let Some(text) =
@@ -333,17 +330,7 @@ impl CuDevice {
                 }
             }
         }
-        let opts = cudarc::nvrtc::CompileOptions {
-            arch: Some(arch),
-            options: defines,
-            ..Default::default()
-        };
-        let ptx = catch_unwind(AssertUnwindSafe(|| {
-            cudarc::nvrtc::compile_ptx_with_opts(&source, opts)
-        }))
-        .map_err(|_| "NVRTC is too old for this plugin".to_string())?
-        .map_err(|e| format!("NVRTC compilation failed: {e:?}"))?;
-        let text = ptx.to_src();
+        let text = nvrtc::compile_ptx(layout, arch)?;
         let module = self
             .ctx
             .load_module(Ptx::from_src(text.clone()))
