@@ -14,7 +14,13 @@
  *   rotr32, bswap32, xor3_32, ch32, maj32, lane_xor, lane_xor3, lane_chi (a ^ (~b & c)),
  *   lane_rotl (rotate by a compile-time constant), lane_make (lo, hi), lane_lo, lane_hi,
  *   lane_const (from a u64), atomic_inc_u32, atomic_min_u32.
- * POW_KERNEL_BLOCKS and POW_NONCE_OFF come from the host as compile-time definitions.
+ * POW_KERNEL_BLOCKS and POW_NONCE_OFF come from the host as compile-time definitions, and with
+ * them POW_MSG_END (where the message ends, relative to the kernel's first block) and
+ * POW_MSG_BITS (the message length in bits), which make every word that the layout fixes
+ * (padding, length, the 0x80 marker) a compile-time constant, so that the compiler folds the
+ * SHA-256 message schedule around them. POW_KECCAK_LOOP keeps Keccak rounds 1..22 in a loop
+ * (smaller code); without it the permutation is fully unrolled (no register moves between
+ * rounds).
  */
 #ifndef POW_COMMON_H
 #define POW_COMMON_H
@@ -142,9 +148,13 @@ POW_INLINE void pow_keccak_digest(const u32 d[8], u64 out[4]) {
     for (int i = 0; i < 4; i++) s[i] = lane_make(bswap32(d[2 * i]), bswap32(d[2 * i + 1]));
     s[4] = lane_const(0x01ull);
     s[16] = lane_const(0x8000000000000000ull);
-    /* Round 0 on the sparse initial state folds; rounds 1..22 stay a loop (instruction cache). */
+    /* Round 0 on the sparse initial state folds. */
     pow_keccak_round(s, 0);
+#ifdef POW_KECCAK_LOOP
 #pragma unroll 1
+#else
+#pragma unroll 22
+#endif
     for (int r = 1; r < 23; r++) pow_keccak_round(s, r);
     /* Last round: only the output lanes 0..3, which come from lanes 0, 6, 12, 18, 24. */
     lane_t c0 = lane_xor3(lane_xor3(s[0], s[5], s[10]), s[15], s[20]);
@@ -171,6 +181,24 @@ POW_INLINE u64 pow_bswap64(u64 x) {
     return ((u64)bswap32((u32)x) << 32) | bswap32((u32)(x >> 32));
 }
 
+/* Word i of kernel block blk before the nonce bytes are OR'ed in: a compile-time constant
+ * where the layout fixes it (the length, zero padding, and words holding only nonce bytes and
+ * perhaps the 0x80 marker), else job data from the parameters. */
+POW_INLINE u32 pow_tail_word(POW_PARAMS const u32 *p, const int blk, const int i) {
+#ifdef POW_MSG_END
+    const int pos = blk * 64 + 4 * i; /* first byte of the word */
+    const int end = pos + 4;          /* one past its last byte */
+    if (blk == POW_KERNEL_BLOCKS - 1 && i >= 14) /* the length in bits, big-endian */
+        return i == 15 ? (u32)(POW_MSG_BITS) : (u32)((u64)(POW_MSG_BITS) >> 32);
+    if (pos > POW_MSG_END) return 0u; /* zero padding */
+    const int msg_end = end < POW_MSG_END ? end : POW_MSG_END;
+    const int only_nonce =
+        msg_end <= pos || (pos >= POW_NONCE_OFF && msg_end <= POW_NONCE_OFF + 8);
+    if (only_nonce) return POW_MSG_END < end ? 0x80u << (24 - 8 * (POW_MSG_END - pos)) : 0u;
+#endif
+    return p[P_TAIL + blk * 16 + i];
+}
+
 /* The seal lanes of nonce index `index` of the job. */
 POW_INLINE void pow_seal_lanes(u64 index, const u32 ms[8], POW_PARAMS const u32 *p, u64 out[4]) {
     u32 rot = p[P_ROTATE] & 63u;
@@ -182,7 +210,7 @@ POW_INLINE void pow_seal_lanes(u64 index, const u32 ms[8], POW_PARAMS const u32 
     for (int blk = 0; blk < POW_KERNEL_BLOCKS; blk++) {
         u32 w[16];
 #pragma unroll
-        for (int i = 0; i < 16; i++) w[i] = p[P_TAIL + blk * 16 + i];
+        for (int i = 0; i < 16; i++) w[i] = pow_tail_word(p, blk, i);
 #pragma unroll
         for (int i = 0; i < 8; i++) {
             const int pos = POW_NONCE_OFF + i - blk * 64;

@@ -1,15 +1,21 @@
 //! Compiles the shared CUDA kernel (kernels/pow.cu) to PTX with clang when one is installed,
 //! once per prebuilt job layout and target architecture, without the CUDA toolkit:
 //! `clang -x cuda --cuda-device-only -nocudainc -nocudalib --cuda-gpu-arch=sm_XX -O3 -S`.
-//! The result is `$OUT_DIR/prebuilt_ptx.rs`: a table of (blocks, nonce offset, sm, PTX) and a
+//! The result is `$OUT_DIR/prebuilt_ptx.rs`: a table of (layout key, sm, PTX) and a
 //! note on how it was made. Without a suitable clang the table is empty and the plugin falls
 //! back to NVRTC at run time. `POW_CLANG` names the compiler to use; `POW_NO_PTX=1` skips it.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Must equal `pow_gpu_kernels::Layout::PREBUILT` (checked by a unit test).
-const LAYOUTS: [(u32, i32); 3] = [(1, 0), (1, -5), (2, 59)];
+/// (blocks, nonce offset, suffix bytes, message bytes): must equal
+/// `pow_gpu_kernels::Layout::PREBUILT` (tests/ptx.rs checks that each has its PTX).
+const LAYOUTS: [(u32, i32, u32, u32); 3] = [(1, 0, 32, 40), (1, -5, 0, 131), (2, 59, 0, 131)];
+
+/// `pow_gpu_kernels::Layout::key` of a layout.
+fn key(layout: (u32, i32, u32, u32)) -> String {
+    format!("b{}_o{}_s{}_l{}", layout.0, layout.1, layout.2, layout.3)
+}
 /// Target architectures: Hopper, and a Volta baseline whose PTX every later GPU can JIT.
 const ARCHS: [u32; 2] = [90, 70];
 
@@ -29,7 +35,7 @@ fn compile(
     clang: &str,
     src: &Path,
     arch: u32,
-    layout: (u32, i32),
+    layout: (u32, i32, u32, u32),
     out: &Path,
 ) -> Result<(), String> {
     let output = Command::new(clang)
@@ -44,6 +50,8 @@ fn compile(
         .args(["-O3", "-S", "-Wno-pass-failed"])
         .arg(format!("-DPOW_KERNEL_BLOCKS={}", layout.0))
         .arg(format!("-DPOW_NONCE_OFF={}", layout.1))
+        .arg(format!("-DPOW_MSG_END={}", layout.1 + 8 + layout.2 as i32))
+        .arg(format!("-DPOW_MSG_BITS={}", u64::from(layout.3) * 8))
         .arg(src)
         .arg("-o")
         .arg(out)
@@ -80,8 +88,7 @@ fn main() {
             let mut failed = None;
             'all: for arch in ARCHS {
                 for layout in LAYOUTS {
-                    let file =
-                        out_dir.join(format!("pow_sm{arch}_b{}_o{}.ptx", layout.0, layout.1));
+                    let file = out_dir.join(format!("pow_sm{arch}_{}.ptx", key(layout)));
                     match compile(&clang, &src, arch, layout, &file) {
                         Ok(()) => built.push((layout, arch, file)),
                         Err(e) => {
@@ -116,12 +123,12 @@ fn main() {
         note = "PTX build disabled by POW_NO_PTX=1; kernels come from NVRTC".into();
     }
 
-    let mut code =
-        String::from("/// Kernels compiled at build time: (blocks, nonce offset, sm, PTX).\n");
-    code.push_str("pub const PREBUILT_PTX: &[(u32, i32, u32, &str)] = &[\n");
-    for ((blocks, off), arch, file) in &entries {
+    let mut code = String::from("/// Kernels compiled at build time: (layout key, sm, PTX).\n");
+    code.push_str("pub const PREBUILT_PTX: &[(&str, u32, &str)] = &[\n");
+    for (layout, arch, file) in &entries {
         code.push_str(&format!(
-            "    ({blocks}, {off}, {arch}, include_str!({:?})),\n",
+            "    ({:?}, {arch}, include_str!({:?})),\n",
+            key(*layout),
             file.display().to_string()
         ));
     }

@@ -11,7 +11,8 @@
 //! Opening a device runs [`pow_gpu_kernels::self_test`]; a failing device is refused.
 //!
 //! Options: `block` (threads per block, a multiple of 32), `batch` (indexes per launch),
-//! `ptx` (`off` forces NVRTC), `cache` (`off`), `self_test` (`off`).
+//! `ptx` (`off` forces NVRTC), `cache` (`off`), `self_test` (`off`), `keccak` (`unrolled`, the
+//! default and what the prebuilt PTX holds, or `loop`, compiled by NVRTC).
 
 pub mod geometry;
 pub mod nvrtc;
@@ -26,7 +27,7 @@ pub use geometry::Geometry;
 use pow_backend_api::{
     Backend, BackendError, Device, DeviceInfo, DeviceKind, Job, Options, SearchOutcome,
 };
-use pow_gpu_kernels::{GpuJob, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
+use pow_gpu_kernels::{GpuJob, KeccakShape, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
 use std::collections::HashMap;
 use std::panic::catch_unwind;
 use std::sync::atomic::AtomicBool;
@@ -40,10 +41,11 @@ pub use prebuilt::{PREBUILT_PTX, PTX_NOTE};
 /// The prebuilt PTX for a layout that a device of compute capability `cc` (e.g. 90) can
 /// load, best first.
 pub fn prebuilt_for(layout: Layout, cc: u32) -> Vec<(u32, &'static str)> {
+    let key = layout.key();
     let mut v: Vec<(u32, &'static str)> = PREBUILT_PTX
         .iter()
-        .filter(|(b, o, sm, _)| *b == layout.blocks && *o == layout.nonce_off && *sm <= cc)
-        .map(|(_, _, sm, ptx)| (*sm, *ptx))
+        .filter(|(k, sm, _)| *k == key && *sm <= cc)
+        .map(|(_, sm, ptx)| (*sm, *ptx))
         .collect();
     v.sort_by_key(|p| std::cmp::Reverse(p.0));
     v
@@ -209,10 +211,13 @@ pub struct CuDevice {
     geometry: Geometry,
     use_ptx: bool,
     use_cache: bool,
+    keccak: KeccakShape,
 }
 
 impl CuDevice {
     fn open(gpu: Gpu, options: &Options) -> Result<CuDevice, BackendError> {
+        // The prebuilt PTX is unrolled; `keccak=loop` is compiled by NVRTC.
+        let keccak = KeccakShape::from_options(options, KeccakShape::Unrolled)?;
         let geometry = Geometry::choose(
             gpu.sms,
             gpu.threads_per_sm,
@@ -257,6 +262,7 @@ impl CuDevice {
             geometry,
             use_ptx: options.get("ptx") != Some("off"),
             use_cache: options.get("cache") != Some("off"),
+            keccak,
         })
     }
 
@@ -283,7 +289,7 @@ impl CuDevice {
             return Ok(());
         }
         let mut problems = Vec::new();
-        if self.use_ptx {
+        if self.use_ptx && self.keccak == KeccakShape::Unrolled {
             for (sm, ptx) in prebuilt_for(layout, self.gpu.cc) {
                 match self.ctx.load_module(Ptx::from_src(ptx)) {
                     Ok(m) => {
@@ -318,7 +324,7 @@ impl CuDevice {
             "{}\n{arch}\n{}\n{}\n{}",
             self.gpu.info.name,
             driver_version(),
-            layout.defines().join(" "),
+            [layout.defines(), self.keccak.defines()].concat().join(" "),
             pow_gpu_kernels::cuda_source()
         ));
         if self.use_cache {
@@ -330,7 +336,7 @@ impl CuDevice {
                 }
             }
         }
-        let text = nvrtc::compile_ptx(layout, arch)?;
+        let text = nvrtc::compile_ptx(layout, self.keccak, arch)?;
         let module = self
             .ctx
             .load_module(Ptx::from_src(text.clone()))

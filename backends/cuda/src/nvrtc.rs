@@ -9,7 +9,7 @@
 //! and the `nvidia/cuda_nvrtc/lib` folder of the active Python environment's site-packages
 //! (`$VIRTUAL_ENV`, `$CONDA_PREFIX`), where the `nvidia-cuda-nvrtc-cu12` wheel puts it.
 
-use pow_gpu_kernels::Layout;
+use pow_gpu_kernels::{KeccakShape, Layout};
 use std::panic::catch_unwind;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -141,13 +141,19 @@ fn libloading_probe() -> bool {
     })
 }
 
-/// Compiles the embedded kernel source for one job layout and virtual architecture (e.g.
-/// `compute_90`) with NVRTC, returning the PTX text.
-pub fn compile_ptx(layout: Layout, arch: &'static str) -> Result<String, String> {
+/// Compiles the embedded kernel source for one job layout, Keccak shape and virtual
+/// architecture (e.g. `compute_90`) with NVRTC, returning the PTX text.
+pub fn compile_ptx(
+    layout: Layout,
+    keccak: KeccakShape,
+    arch: &'static str,
+) -> Result<String, String> {
     status()?;
+    let mut options = layout.defines();
+    options.extend(keccak.defines());
     let opts = cudarc::nvrtc::CompileOptions {
         arch: Some(arch),
-        options: layout.defines(),
+        options,
         ..Default::default()
     };
     let source = pow_gpu_kernels::cuda_source();

@@ -27,8 +27,8 @@ fn prebuilt_ptx_has_the_entry_points_and_instructions() {
         eprintln!("SKIPPED: {PTX_NOTE}");
         return;
     }
-    for (blocks, off, sm, ptx) in PREBUILT_PTX {
-        let what = format!("sm_{sm} b{blocks} o{off}");
+    for (key, sm, ptx) in PREBUILT_PTX {
+        let what = format!("sm_{sm} {key}");
         assert!(ptx.contains(&format!(".target sm_{sm}")), "{what}");
         assert!(ptx.contains(".entry pow_search("), "{what}");
         assert!(ptx.contains(".entry pow_seals("), "{what}");

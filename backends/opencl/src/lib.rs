@@ -27,7 +27,7 @@ use opencl3::types::{cl_device_id, cl_uint, cl_ulong, CL_BLOCKING, CL_NON_BLOCKI
 use pow_backend_api::{
     Backend, BackendError, Device, DeviceInfo, DeviceKind, Job, Options, SearchOutcome,
 };
-use pow_gpu_kernels::{GpuJob, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
+use pow_gpu_kernels::{GpuJob, KeccakShape, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
 use std::collections::HashMap;
 use std::ptr;
 use std::sync::atomic::AtomicBool;
@@ -217,6 +217,7 @@ pub struct OclDevice {
     wg_option: Option<usize>,
     batch_option: Option<u64>,
     use_cache: bool,
+    keccak: KeccakShape,
 }
 
 // SAFETY: OpenCL objects may be used from any thread (OpenCL 1.2 §A.2, except setting kernel
@@ -294,6 +295,7 @@ impl OclDevice {
             wg_option: wg_option.map(|v| v as usize),
             batch_option,
             use_cache: options.get("cache") != Some("off"),
+            keccak: KeccakShape::from_options(options, KeccakShape::Loop)?,
         })
     }
 
@@ -304,7 +306,9 @@ impl OclDevice {
         }
         let _guard = cl_lock();
         let source = pow_gpu_kernels::opencl_source();
-        let options = layout.defines().join(" ");
+        let mut defines = layout.defines();
+        defines.extend(self.keccak.defines());
+        let options = defines.join(" ");
         let key = pow_gpu_kernels::text_hash(&format!(
             "{}\n{}\n{}\n{}\n{}\n{}",
             self.entry.platform,
