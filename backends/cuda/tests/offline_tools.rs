@@ -280,7 +280,7 @@ fn instructions_per_attempt(sass: &str) -> (usize, usize) {
             .count()
             / SHIFTS_PER_ROUND;
         assert!(
-            rounds > 0 && LOOP_ROUNDS % rounds == 0,
+            rounds > 0 && LOOP_ROUNDS.is_multiple_of(rounds),
             "a loop of {rounds} rounds"
         );
         LOOP_ROUNDS / rounds
