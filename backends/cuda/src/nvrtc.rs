@@ -1,21 +1,57 @@
 //! NVRTC, the CUDA run-time compiler: where the plugin finds it and how it compiles the
 //! embedded kernel source to PTX.
 //!
-//! cudarc loads `libnvrtc.so.12` by bare name, so only the dynamic loader's search path is
-//! tried. Users who installed PyTorch or the CUDA toolkit somewhere else have NVRTC in a
-//! folder the loader does not search; before cudarc's first use this module loads it from
-//! those folders (the loader then finds it by its soname). The folders, first match wins:
-//! `POW_NVRTC_PATH` (a folder or the library file), `$CUDA_PATH`/`$CUDA_HOME`, `/usr/local/cuda`,
-//! and the `nvidia/cuda_nvrtc/lib` folder of the active Python environment's site-packages
-//! (`$VIRTUAL_ENV`, `$CONDA_PREFIX`), where the `nvidia-cuda-nvrtc-cu12` wheel puts it.
+//! The plugin opens NVRTC itself (eight functions of its C API, unchanged since CUDA 7), so
+//! that any NVRTC from CUDA 11.2 to 13 works, wherever it was installed. Tried in order, first
+//! that loads wins: `POW_NVRTC_PATH` (a folder or the library file), the dynamic loader's own
+//! path, `$CUDA_PATH` and `$CUDA_HOME`, `/usr/local/cuda`, and the NVRTC folders of the active
+//! Python environment's site-packages (`$VIRTUAL_ENV`, `$CONDA_PREFIX`), where PyTorch's
+//! `nvidia-cuda-nvrtc` wheels put it (`nvidia/cuda_nvrtc/lib`, `nvidia/cu13/lib`).
 
 use pow_gpu_kernels::{KeccakShape, Layout};
-use std::panic::catch_unwind;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The library names tried in each folder, newest first.
-const LIBRARY_NAMES: [&str; 2] = ["libnvrtc.so.12", "libnvrtc.so"];
+/// Library file names, newest CUDA first.
+const LIBRARY_NAMES: [&str; 5] = [
+    "libnvrtc.so.13",
+    "libnvrtc.so.12",
+    "libnvrtc.so.11.2",
+    "libnvrtc.so.11",
+    "libnvrtc.so",
+];
+
+/// Folders inside a Python site-packages folder where NVIDIA's wheels put NVRTC.
+const WHEEL_DIRS: [&str; 2] = ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"];
+
+type Program = *mut c_void;
+type Status = c_int;
+const SUCCESS: Status = 0;
+
+/// The NVRTC entry points the plugin uses.
+struct Api {
+    version: unsafe extern "C" fn(*mut c_int, *mut c_int) -> Status,
+    error_string: unsafe extern "C" fn(Status) -> *const c_char,
+    create: unsafe extern "C" fn(
+        *mut Program,
+        *const c_char,
+        *const c_char,
+        c_int,
+        *const *const c_char,
+        *const *const c_char,
+    ) -> Status,
+    compile: unsafe extern "C" fn(Program, c_int, *const *const c_char) -> Status,
+    ptx_size: unsafe extern "C" fn(Program, *mut usize) -> Status,
+    ptx: unsafe extern "C" fn(Program, *mut c_char) -> Status,
+    log_size: unsafe extern "C" fn(Program, *mut usize) -> Status,
+    log: unsafe extern "C" fn(Program, *mut c_char) -> Status,
+    destroy: unsafe extern "C" fn(*mut Program) -> Status,
+    /// Where the library was found.
+    file: String,
+    /// Keeps the functions valid.
+    _library: libloading::Library,
+}
 
 /// Python site-packages folders under an environment prefix (`lib/python3.*/site-packages`).
 fn site_packages(prefix: &Path) -> Vec<PathBuf> {
@@ -31,13 +67,11 @@ fn site_packages(prefix: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// Folders searched for NVRTC beyond the loader's own path, in order.
+/// Folders searched after the dynamic loader's own path, in order (`POW_NVRTC_PATH` comes
+/// before the loader).
 pub fn search_dirs() -> Vec<PathBuf> {
     let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let mut dirs = Vec::new();
-    if let Some(p) = var("POW_NVRTC_PATH") {
-        dirs.push(PathBuf::from(p));
-    }
     for name in ["CUDA_PATH", "CUDA_HOME"] {
         if let Some(p) = var(name) {
             dirs.push(PathBuf::from(&p).join("lib64"));
@@ -48,117 +82,188 @@ pub fn search_dirs() -> Vec<PathBuf> {
     for name in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
         if let Some(p) = var(name) {
             for site in site_packages(Path::new(&p)) {
-                dirs.push(site.join("nvidia/cuda_nvrtc/lib"));
+                dirs.extend(WHEEL_DIRS.iter().map(|d| site.join(d)));
             }
         }
     }
     dirs
 }
 
-/// Loads the first NVRTC found in [`search_dirs`] into the process (kept for its lifetime),
-/// so that cudarc's load by name finds it. Returns the file loaded, if any.
-fn preload() -> Option<PathBuf> {
-    for dir in search_dirs() {
-        let candidates: Vec<PathBuf> = if dir.is_file() {
-            vec![dir.clone()]
+/// Every file or bare name to try, in order.
+fn candidates() -> Vec<PathBuf> {
+    let in_dir = |dir: &Path| -> Vec<PathBuf> {
+        if dir.is_file() {
+            vec![dir.to_path_buf()]
         } else {
             LIBRARY_NAMES.iter().map(|n| dir.join(n)).collect()
-        };
-        for file in candidates.into_iter().filter(|f| f.is_file()) {
-            // SAFETY: loading NVRTC runs no initialisers beyond the C runtime's; RTLD_GLOBAL
-            // makes the soname known to later loads by name.
-            let lib = unsafe {
-                libloading::os::unix::Library::open(
-                    Some(&file),
-                    libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL,
-                )
-            };
-            if let Ok(lib) = lib {
-                // Kept loaded for the process's lifetime: cudarc holds its own handle to it.
-                std::mem::forget(lib);
-                return Some(file);
+        }
+    };
+    let mut all = Vec::new();
+    if let Some(p) = std::env::var_os("POW_NVRTC_PATH").filter(|v| !v.is_empty()) {
+        all.extend(in_dir(Path::new(&p)));
+    }
+    all.extend(LIBRARY_NAMES.iter().map(PathBuf::from));
+    for dir in search_dirs() {
+        all.extend(in_dir(&dir));
+    }
+    all
+}
+
+impl Api {
+    fn open(file: &Path) -> Result<Api, String> {
+        // SAFETY: loading NVRTC runs only its C runtime initialisers.
+        let library = unsafe { libloading::Library::new(file) }.map_err(|e| e.to_string())?;
+        // SAFETY: the types match the NVRTC C API (nvrtc.h) for every CUDA since 7.0.
+        unsafe {
+            macro_rules! sym {
+                ($name:literal) => {
+                    *library
+                        .get(concat!($name, "\0").as_bytes())
+                        .map_err(|e| format!("{}: {e}", file.display()))?
+                };
             }
+            Ok(Api {
+                version: sym!("nvrtcVersion"),
+                error_string: sym!("nvrtcGetErrorString"),
+                create: sym!("nvrtcCreateProgram"),
+                compile: sym!("nvrtcCompileProgram"),
+                ptx_size: sym!("nvrtcGetPTXSize"),
+                ptx: sym!("nvrtcGetPTX"),
+                log_size: sym!("nvrtcGetProgramLogSize"),
+                log: sym!("nvrtcGetProgramLog"),
+                destroy: sym!("nvrtcDestroyProgram"),
+                file: file.display().to_string(),
+                _library: library,
+            })
         }
     }
-    None
+
+    fn check(&self, what: &str, status: Status) -> Result<(), String> {
+        if status == SUCCESS {
+            return Ok(());
+        }
+        // SAFETY: returns a static string for any status.
+        let text = unsafe { CStr::from_ptr((self.error_string)(status)) };
+        Err(format!("{what} failed: {}", text.to_string_lossy()))
+    }
+
+    fn version(&self) -> Result<(i32, i32), String> {
+        let (mut major, mut minor) = (0, 0);
+        // SAFETY: writes two ints.
+        self.check("nvrtcVersion", unsafe {
+            (self.version)(&mut major, &mut minor)
+        })?;
+        Ok((major, minor))
+    }
+
+    /// Reads a string NVRTC sizes first (PTX or log).
+    fn read(
+        &self,
+        program: Program,
+        size: unsafe extern "C" fn(Program, *mut usize) -> Status,
+        get: unsafe extern "C" fn(Program, *mut c_char) -> Status,
+    ) -> Result<String, String> {
+        let mut n = 0usize;
+        // SAFETY: a live program; the buffer holds the size NVRTC reported.
+        self.check("nvrtcGet*Size", unsafe { size(program, &mut n) })?;
+        let mut buf = vec![0u8; n.max(1)];
+        self.check("nvrtcGet*", unsafe {
+            get(program, buf.as_mut_ptr().cast())
+        })?;
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
+    }
+
+    fn compile_to_ptx(&self, source: &str, options: &[String]) -> Result<String, String> {
+        let source = CString::new(source).map_err(|e| e.to_string())?;
+        let options: Vec<CString> = options
+            .iter()
+            .map(|o| CString::new(o.as_str()).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        let pointers: Vec<*const c_char> = options.iter().map(|o| o.as_ptr()).collect();
+        let mut program: Program = std::ptr::null_mut();
+        // SAFETY: valid C strings; no headers.
+        self.check("nvrtcCreateProgram", unsafe {
+            (self.create)(
+                &mut program,
+                source.as_ptr(),
+                c"pow.cu".as_ptr(),
+                0,
+                std::ptr::null(),
+                std::ptr::null(),
+            )
+        })?;
+        // SAFETY: a live program and valid option strings.
+        let status = unsafe { (self.compile)(program, pointers.len() as c_int, pointers.as_ptr()) };
+        let result = if status == SUCCESS {
+            self.read(program, self.ptx_size, self.ptx)
+        } else {
+            let log = self
+                .read(program, self.log_size, self.log)
+                .unwrap_or_default();
+            let failed = self.check("nvrtcCompileProgram", status).unwrap_err();
+            Err(format!("{failed}: {}", log.trim()))
+        };
+        // SAFETY: destroys the program created above, once.
+        unsafe { (self.destroy)(&mut program) };
+        result
+    }
+}
+
+fn api() -> Result<&'static Api, String> {
+    static API: OnceLock<Result<Api, String>> = OnceLock::new();
+    API.get_or_init(|| {
+        let mut refused = Vec::new();
+        for file in candidates() {
+            // Bare names go to the loader; paths must exist.
+            if file.components().count() > 1 && !file.is_file() {
+                continue;
+            }
+            match Api::open(&file) {
+                Ok(api) => return Ok(api),
+                Err(e) if file.components().count() > 1 => refused.push(e),
+                Err(_) => {}
+            }
+        }
+        let mut why = format!(
+            "NVRTC (libnvrtc.so.13/.12/.11) not found on the loader's path, in POW_NVRTC_PATH, \
+             nor in {}",
+            search_dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        if !refused.is_empty() {
+            why.push_str(&format!("; refused: {}", refused.join("; ")));
+        }
+        Err(why)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 /// Whether NVRTC can be used, with the reason when not; the search runs once per process.
 pub fn status() -> Result<(), String> {
-    static STATUS: OnceLock<Result<(), String>> = OnceLock::new();
-    STATUS
-        .get_or_init(|| {
-            // The loader's own search path wins; the extra folders are tried only when it
-            // finds nothing (a second copy would never be used anyway).
-            // SAFETY: probing only loads the library.
-            let present = || unsafe { cudarc::nvrtc::sys::is_culib_present() };
-            let found_by_name = libloading_probe();
-            if !found_by_name {
-                preload();
-            }
-            if !present() {
-                return Err(format!(
-                    "NVRTC (libnvrtc.so.12) not found on the loader's path nor in {}",
-                    search_dirs()
-                        .iter()
-                        .map(|d| d.display().to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            let (major, minor) = version()?;
-            if major < 12 {
-                return Err(format!(
-                    "NVRTC {major}.{minor} is too old: CUDA 12 or newer is needed"
-                ));
-            }
-            Ok(())
-        })
-        .clone()
+    version().map(|_| ())
 }
 
 /// NVRTC's version (major, minor).
 pub fn version() -> Result<(i32, i32), String> {
-    let (mut major, mut minor) = (0, 0);
-    // SAFETY: writes two ints; a missing symbol panics inside cudarc and is caught.
-    let result = catch_unwind(move || {
-        let r = unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut major, &mut minor) };
-        (r, major, minor)
-    })
-    .map_err(|_| "NVRTC is too old for this plugin".to_string())?;
-    if result.0 != cudarc::nvrtc::sys::nvrtcResult::NVRTC_SUCCESS {
-        return Err(format!("nvrtcVersion failed: {:?}", result.0));
-    }
-    Ok((result.1, result.2))
+    api()?.version()
 }
 
-/// Whether the loader finds NVRTC by name alone.
-fn libloading_probe() -> bool {
-    LIBRARY_NAMES.iter().any(|name| {
-        // SAFETY: as in `preload`.
-        unsafe { libloading::os::unix::Library::open(Some(*name), libloading::os::unix::RTLD_NOW) }
-            .is_ok()
-    })
+/// The file NVRTC was loaded from.
+pub fn library_file() -> Result<String, String> {
+    Ok(api()?.file.clone())
 }
 
 /// Compiles the embedded kernel source for one job layout, Keccak shape and virtual
 /// architecture (e.g. `compute_90`) with NVRTC, returning the PTX text.
-pub fn compile_ptx(
-    layout: Layout,
-    keccak: KeccakShape,
-    arch: &'static str,
-) -> Result<String, String> {
-    status()?;
-    let mut options = layout.defines();
+pub fn compile_ptx(layout: Layout, keccak: KeccakShape, arch: &str) -> Result<String, String> {
+    let api = api()?;
+    let mut options = vec![format!("--gpu-architecture={arch}")];
+    options.extend(layout.defines());
     options.extend(keccak.defines());
-    let opts = cudarc::nvrtc::CompileOptions {
-        arch: Some(arch),
-        options,
-        ..Default::default()
-    };
-    let source = pow_gpu_kernels::cuda_source();
-    let ptx = catch_unwind(|| cudarc::nvrtc::compile_ptx_with_opts(&source, opts))
-        .map_err(|_| "NVRTC is too old for this plugin".to_string())?
-        .map_err(|e| format!("NVRTC compilation failed: {e:?}"))?;
-    Ok(ptx.to_src())
+    api.compile_to_ptx(&pow_gpu_kernels::cuda_source(), &options)
 }

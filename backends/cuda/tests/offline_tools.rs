@@ -179,7 +179,17 @@ fn nvrtc_compiles_every_layout_to_ptx_that_assembles() {
         return;
     }
     let (major, minor) = nvrtc::version().unwrap();
-    eprintln!("NVRTC {major}.{minor}");
+    eprintln!(
+        "NVRTC {major}.{minor} from {}",
+        nvrtc::library_file().unwrap()
+    );
+    // A compilation error comes back with NVRTC's log.
+    let err = nvrtc::compile_ptx(Layout::LEGACY, KeccakShape::Unrolled, "compute_1").unwrap_err();
+    assert!(err.contains("nvrtcCompileProgram failed"), "{err}");
+    assert!(
+        err.contains("gpu-architecture"),
+        "the log names the bad option: {err}"
+    );
     for layout in Layout::PREBUILT {
         for (arch, sm, keccak) in [
             ("compute_90", 90, KeccakShape::Unrolled),
