@@ -75,10 +75,22 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Loads one vector file from `tests/data/vectors`.
+/// Loads one vector file from `tests/data/vectors`: the source tree the test was built in, or
+/// `tests/data/vectors` under the current folder when the test binary was carried to another
+/// machine (scripts/gpu-session.sh).
 pub fn vectors(name: &str) -> Value {
-    let path = format!("{}/data/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    let built = PathBuf::from(format!(
+        "{}/data/vectors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ));
+    let path = if built.is_file() {
+        built
+    } else {
+        PathBuf::from("tests/data/vectors").join(name)
+    };
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
 }
 
 /// A JSON number or decimal string as u64.
