@@ -37,7 +37,10 @@
 #define P_TARGET 48     /* 8 words: target limbs, least significant first, lo word first */
 #define P_FLAGS 56      /* bit 0: the seal is read big-endian */
 #define P_ROTATE 57     /* nonce = index rotated left by this many bits */
+#define P_RUN_SHIFT 58  /* a launch's midstate table has one entry per aligned run of
+                           2^P_RUN_SHIFT indexes it touches; 64: one entry for all */
 #define P_WORDS 64
+#define MS_MAX_RUNS 16  /* entries of a midstate table (8 words each) */
 
 /* Layout of a result buffer: hit counter, lowest hit offset, then hit offsets. */
 #define R_COUNT 0
@@ -241,10 +244,22 @@ POW_INLINE int pow_meets(const u64 o[4], POW_PARAMS const u32 *p) {
     return l0 <= t0;
 }
 
+/* The midstate of index base + off: entry k of the launch's table, where k is the number of
+ * run boundaries between base and the index. */
+POW_INLINE void pow_midstate(u64 base, u32 off, POW_PARAMS const u32 *table,
+                             POW_PARAMS const u32 *p, u32 ms[8]) {
+    u32 shift = p[P_RUN_SHIFT];
+    u32 k = shift >= 64u ? 0u : (u32)(((base + off) >> shift) - (base >> shift));
+#pragma unroll
+    for (int i = 0; i < 8; i++) ms[i] = table[8 * k + i];
+}
+
 /* Search body for one work item: offset `off` of the launch starting at index `base`. */
-POW_INLINE void pow_search_one(u64 base, u32 off, const u32 ms[8], POW_PARAMS const u32 *p,
-                               POW_OUT u32 *res) {
+POW_INLINE void pow_search_one(u64 base, u32 off, POW_PARAMS const u32 *table,
+                               POW_PARAMS const u32 *p, POW_OUT u32 *res) {
     u64 o[4];
+    u32 ms[8];
+    pow_midstate(base, off, table, p, ms);
     pow_seal_lanes(base + off, ms, p, o);
     if (pow_meets(o, p)) {
         u32 slot = atomic_inc_u32(&res[R_COUNT]);
@@ -254,9 +269,11 @@ POW_INLINE void pow_search_one(u64 base, u32 off, const u32 ms[8], POW_PARAMS co
 }
 
 /* Seal body for one work item (self-test): writes the 32 seal bytes as 8 little-endian words. */
-POW_INLINE void pow_seal_one(u64 base, u32 off, const u32 ms[8], POW_PARAMS const u32 *p,
-                             POW_OUT u32 *out) {
+POW_INLINE void pow_seal_one(u64 base, u32 off, POW_PARAMS const u32 *table,
+                             POW_PARAMS const u32 *p, POW_OUT u32 *out) {
     u64 o[4];
+    u32 ms[8];
+    pow_midstate(base, off, table, p, ms);
     pow_seal_lanes(base + off, ms, p, o);
 #pragma unroll
     for (int i = 0; i < 4; i++) {

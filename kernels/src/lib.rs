@@ -44,6 +44,13 @@ const P_TARGET: usize = 48;
 const P_FLAGS: usize = 56;
 /// Offset of the rotation in the parameters.
 const P_ROTATE: usize = 57;
+/// Offset of the run shift in the parameters (`P_RUN_SHIFT`).
+const P_RUN_SHIFT: usize = 58;
+/// Runs of `2^run_log2` indexes one launch may touch (`MS_MAX_RUNS`): each needs its own
+/// midstate when the host compresses a block holding varying nonce bytes.
+pub const MAX_RUNS: usize = 16;
+/// Words of a launch's midstate table: 8 per run.
+pub const MIDSTATE_WORDS: usize = 8 * MAX_RUNS;
 /// Number of u32 words of a result buffer (`R_WORDS`).
 pub const RESULT_WORDS: usize = 64;
 /// Hit offsets a result buffer can hold (`R_MAX_HITS`); the lowest is kept separately.
@@ -242,6 +249,9 @@ impl GpuJob {
         }
         params[P_FLAGS] = job.seal_big_endian as u32;
         params[P_ROTATE] = rot;
+        // 64: every index of a launch shares one midstate (the host compresses only blocks
+        // without varying nonce bytes).
+        params[P_RUN_SHIFT] = if host_blocks > 0 { run_log2 } else { 64 };
         Ok(GpuJob {
             job: job.clone(),
             layout,
@@ -254,20 +264,54 @@ impl GpuJob {
         })
     }
 
-    /// Indexes from `index` to the end of its aligned run (at least 1).
+    /// Most indexes one launch starting at `index` may cover (at least 1): to the end of its
+    /// aligned run of `2^run_log2` indexes, or of [`MAX_RUNS`] runs when each run has its own
+    /// midstate; never across 2^64, where the index wraps.
     pub fn room(&self, index: u64) -> u64 {
         let mask = (1u64 << self.run_log2) - 1;
-        mask - (index & mask) + 1
+        let first = mask - (index & mask) + 1;
+        if self.host_blocks == 0 {
+            return first;
+        }
+        let to_wrap = (u64::MAX - index).saturating_add(1);
+        first
+            .saturating_add(((MAX_RUNS - 1) as u64) << self.run_log2)
+            .min(to_wrap)
     }
 
-    /// SHA-256 state after the host-compressed blocks, for a launch starting at `base` (valid
-    /// for every index of the launch, which stays inside one aligned run).
-    pub fn launch_midstate(&self, base: u64) -> [u32; 8] {
+    /// The midstate table of a launch of `count` indexes from `base` (`count` at most
+    /// [`room`](Self::room)`(base)`): entry k serves the k-th aligned run the launch touches.
+    pub fn midstate_table(&self, base: u64, count: u32) -> [u32; MIDSTATE_WORDS] {
+        let mut table = [0u32; MIDSTATE_WORDS];
+        let runs = if self.host_blocks == 0 || count == 0 {
+            1
+        } else {
+            let last = base.wrapping_add(count as u64 - 1);
+            ((last >> self.run_log2) - (base >> self.run_log2) + 1) as usize
+        };
+        assert!(
+            runs <= MAX_RUNS,
+            "launch of {count} from {base} spans {runs} runs"
+        );
+        for k in 0..runs {
+            let run_start = if k == 0 {
+                base
+            } else {
+                ((base >> self.run_log2) + k as u64) << self.run_log2
+            };
+            table[8 * k..8 * k + 8].copy_from_slice(&self.launch_midstate(run_start));
+        }
+        table
+    }
+
+    /// SHA-256 state after the host-compressed blocks for index `index` (valid for every index
+    /// of its aligned run).
+    pub fn launch_midstate(&self, index: u64) -> [u32; 8] {
         let mut state = self.midstate;
         if self.host_blocks == 0 {
             return state;
         }
-        let nonce = self.job.mapping.nonce(base).to_le_bytes();
+        let nonce = self.job.mapping.nonce(index).to_le_bytes();
         let mut blocks = self.tail[..self.host_blocks].to_vec();
         for (i, b) in nonce.iter().enumerate() {
             let pos = self.nonce_offset + i;
@@ -323,13 +367,13 @@ pub trait Launcher {
     /// Uploads a job's parameters and selects (building if needed) its layout's kernels.
     fn load(&mut self, job: &GpuJob) -> Result<(), BackendError>;
     /// Starts a search launch of `count` indexes from `base` with results in `slot`, without
-    /// waiting for it.
+    /// waiting for it; `midstates` is the launch's [`GpuJob::midstate_table`].
     fn launch(
         &mut self,
         slot: usize,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<(), BackendError>;
     /// Waits for the launch in `slot` and returns its [`RESULT_WORDS`] result words.
     fn finish(&mut self, slot: usize) -> Result<Vec<u32>, BackendError>;
@@ -341,7 +385,7 @@ pub trait Launcher {
         &mut self,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<Vec<u32>, BackendError>;
 }
 
@@ -383,8 +427,8 @@ fn drive<L: Launcher + ?Sized>(
         while !found && inflight.len() < 2 && issued < count && !cancel.load(Ordering::Relaxed) {
             let base = start.wrapping_add(issued);
             let len = (batch as u64).min(count - issued).min(job.room(base)) as u32;
-            let midstate = job.launch_midstate(base);
-            launcher.launch(next_slot, base, len, &midstate)?;
+            let midstates = job.midstate_table(base, len);
+            launcher.launch(next_slot, base, len, &midstates)?;
             inflight.push_back((next_slot, issued, len));
             next_slot ^= 1;
             issued += len as u64;

@@ -72,7 +72,7 @@ pub fn self_test<L: Launcher + ?Sized>(launcher: &mut L) -> Result<(), String> {
         let index = mapping.index(nonce);
         let base = index & !(SPAN as u64 - 1);
         let words = launcher
-            .seals(base, SPAN, &gpu.launch_midstate(base))
+            .seals(base, SPAN, &gpu.midstate_table(base, SPAN))
             .map_err(|e| format!("{name}: seal kernel failed: {e}"))?;
         for i in 0..SPAN as usize {
             let got = seal_from_words(&words[8 * i..8 * i + 8]);

@@ -56,9 +56,22 @@ struct Model {
     corrupt: Option<u64>,
 }
 
+/// The kernel's choice of midstate for offset `off` of a launch from `base` (`pow_midstate`).
+fn model_midstate(job: &GpuJob, table: &[u32; MIDSTATE_WORDS], base: u64, off: u32) -> [u32; 8] {
+    let shift = job.params[P_RUN_SHIFT];
+    let k = if shift >= 64 {
+        0
+    } else {
+        ((base.wrapping_add(off as u64) >> shift) - (base >> shift)) as usize
+    };
+    table[8 * k..8 * k + 8].try_into().unwrap()
+}
+
 impl Model {
-    fn seal(&self, index: u64, midstate: &[u32; 8]) -> [u8; 32] {
-        let mut s = model_seal(self.job.as_ref().unwrap(), index, midstate);
+    fn seal(&self, base: u64, off: u32, table: &[u32; MIDSTATE_WORDS]) -> [u8; 32] {
+        let job = self.job.as_ref().unwrap();
+        let index = base.wrapping_add(off as u64);
+        let mut s = model_seal(job, index, &model_midstate(job, table, base, off));
         if self.corrupt == Some(index) {
             s[31] ^= 0x80;
         }
@@ -76,16 +89,19 @@ impl Launcher for Model {
         slot: usize,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<(), BackendError> {
         assert!(self.slots[slot].is_none(), "slot reused while in flight");
         let job = self.job.as_ref().unwrap();
-        assert!(count as u64 <= job.room(base), "launch crosses a run");
+        assert!(
+            count as u64 <= job.room(base),
+            "launch longer than its room"
+        );
         self.launches.push((base, count));
         let mut words = vec![0u32; RESULT_WORDS];
         words[1] = u32::MAX;
         for off in 0..count {
-            let seal = self.seal(base.wrapping_add(off as u64), midstate);
+            let seal = self.seal(base, off, midstates);
             if model_meets(job, &seal) {
                 let slot = words[0] as usize;
                 words[0] += 1;
@@ -108,11 +124,11 @@ impl Launcher for Model {
         &mut self,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<Vec<u32>, BackendError> {
         let mut out = Vec::new();
         for off in 0..count {
-            let seal = self.seal(base.wrapping_add(off as u64), midstate);
+            let seal = self.seal(base, off, midstates);
             out.extend(
                 seal.chunks_exact(4)
                     .map(|c| u32::from_le_bytes(c.try_into().unwrap())),
@@ -291,9 +307,49 @@ fn drive_search_without_hits_covers_the_range() {
         (out.searched, out.attempts, out.hits.len()),
         (1000, 1000, 0)
     );
-    // Split at the run boundary: 10 indexes, then launches of at most 300.
-    assert_eq!(m.launches[0], ((1 << 24) - 10, 10));
-    assert_eq!(m.launches[1], (1 << 24, 300));
+    // Launches run across the run boundary (each run has its own midstate in the table).
+    assert_eq!(m.launches[0], ((1 << 24) - 10, 300));
+    assert_eq!(m.launches[1], ((1 << 24) + 290, 300));
+}
+
+#[test]
+fn midstate_table_serves_every_run_a_launch_touches() {
+    let job = Job::from_work(&Work::new(v1(), 1));
+    let gpu = GpuJob::new(&job).unwrap();
+    assert_eq!(gpu.run_log2, 24);
+    let run = 1u64 << 24;
+    let base = 5 * run - 3;
+    // The longest launch: the rest of the first run and MAX_RUNS - 1 whole runs.
+    let room = gpu.room(base);
+    assert_eq!(room, 3 + (MAX_RUNS as u64 - 1) * run);
+    let count = u32::try_from(room).unwrap();
+    let table = gpu.midstate_table(base, count);
+    let mut offsets = vec![0, 1, 2, 3, 4, count - 1];
+    for k in 1..MAX_RUNS as u32 {
+        let first_of_run = 3 + (k - 1) * run as u32;
+        offsets.extend([first_of_run - 1, first_of_run, first_of_run + 7]);
+    }
+    for off in offsets {
+        let index = base + off as u64;
+        let ms = model_midstate(&gpu, &table, base, off);
+        assert_eq!(
+            model_seal(&gpu, index, &ms),
+            job.reference_seal_at(index),
+            "offset {off}"
+        );
+    }
+    // A launch never crosses 2^64, where indexes wrap.
+    assert_eq!(gpu.room(u64::MAX - 5), 6);
+    assert_eq!(gpu.room(u64::MAX), 1);
+    // Jobs whose host blocks hold no varying nonce bytes share one midstate.
+    let legacy = GpuJob::new(&Job::from_work(&Work::new(
+        legacy(SealOrder::LittleEndian),
+        1,
+    )))
+    .unwrap();
+    assert_eq!(legacy.room(5), (1 << 32) - 5);
+    let t = legacy.midstate_table(5, 1000);
+    assert!(t[8..].iter().all(|&w| w == 0));
 }
 
 #[test]

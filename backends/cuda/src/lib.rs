@@ -27,7 +27,9 @@ pub use geometry::Geometry;
 use pow_backend_api::{
     Backend, BackendError, Device, DeviceInfo, DeviceKind, Job, Options, SearchOutcome,
 };
-use pow_gpu_kernels::{GpuJob, KeccakShape, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
+use pow_gpu_kernels::{
+    GpuJob, KeccakShape, Launcher, Layout, MIDSTATE_WORDS, RESULT_INIT, RESULT_WORDS,
+};
 use std::collections::HashMap;
 use std::panic::catch_unwind;
 use std::sync::atomic::AtomicBool;
@@ -207,6 +209,10 @@ pub struct CuDevice {
     params: CudaSlice<u32>,
     results: [CudaSlice<u32>; 2],
     host: [PinnedHostSlice<u32>; 2],
+    /// Midstate tables of the launches in flight, per slot: pinned host copies (rewritten only
+    /// after the slot's launch finished) and their device buffers.
+    tables_host: [PinnedHostSlice<u32>; 2],
+    tables: [CudaSlice<u32>; 2],
     in_flight: [bool; 2],
     geometry: Geometry,
     use_ptx: bool,
@@ -239,15 +245,20 @@ impl CuDevice {
         let r1 = stream
             .alloc_zeros::<u32>(RESULT_WORDS)
             .map_err(drv("cuMemAlloc"))?;
-        // SAFETY: pinned host buffers, only read after their copy's event completed.
-        let (h0, h1) = unsafe {
-            (
-                ctx.alloc_pinned::<u32>(RESULT_WORDS)
-                    .map_err(drv("cuMemHostAlloc"))?,
-                ctx.alloc_pinned::<u32>(RESULT_WORDS)
-                    .map_err(drv("cuMemHostAlloc"))?,
-            )
+        let t0 = stream
+            .alloc_zeros::<u32>(MIDSTATE_WORDS)
+            .map_err(drv("cuMemAlloc"))?;
+        let t1 = stream
+            .alloc_zeros::<u32>(MIDSTATE_WORDS)
+            .map_err(drv("cuMemAlloc"))?;
+        // SAFETY: pinned host buffers; cudarc waits for the event of their last copy before
+        // handing out a slice of them.
+        let pinned = |words: usize| unsafe {
+            ctx.alloc_pinned::<u32>(words)
+                .map_err(drv("cuMemHostAlloc"))
         };
+        let (h0, h1) = (pinned(RESULT_WORDS)?, pinned(RESULT_WORDS)?);
+        let (th0, th1) = (pinned(MIDSTATE_WORDS)?, pinned(MIDSTATE_WORDS)?);
         Ok(CuDevice {
             gpu,
             ctx,
@@ -258,6 +269,8 @@ impl CuDevice {
             params,
             results: [r0, r1],
             host: [h0, h1],
+            tables_host: [th0, th1],
+            tables: [t0, t1],
             in_flight: [false; 2],
             geometry,
             use_ptx: options.get("ptx") != Some("off"),
@@ -370,7 +383,7 @@ impl Launcher for CuDevice {
         slot: usize,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<(), BackendError> {
         let layout = self
             .layout
@@ -380,6 +393,14 @@ impl Launcher for CuDevice {
             .get(&layout)
             .ok_or_else(|| BackendError::failed("kernel not loaded"))?;
         let stream = &self.stream;
+        // Waits for this slot's previous copy (its launch has finished) before rewriting.
+        self.tables_host[slot]
+            .as_mut_slice()
+            .map_err(drv("cuEventSynchronize"))?
+            .copy_from_slice(midstates);
+        stream
+            .memcpy_htod(&self.tables_host[slot], &mut self.tables[slot])
+            .map_err(drv("cuMemcpyHtoDAsync"))?;
         let result = &mut self.results[slot];
         stream
             .memcpy_htod(&INIT[..], &mut result.slice_mut(0..2))
@@ -389,10 +410,8 @@ impl Launcher for CuDevice {
         args.arg(&self.params)
             .arg(&mut *result)
             .arg(&base)
-            .arg(&count);
-        for m in midstate {
-            args.arg(m);
-        }
+            .arg(&count)
+            .arg(&self.tables[slot]);
         // SAFETY: the argument list matches `pow_search` in kernels/pow.cu.
         unsafe { args.launch(cfg) }.map_err(drv("cuLaunchKernel"))?;
         stream
@@ -422,19 +441,24 @@ impl Launcher for CuDevice {
         &mut self,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<Vec<u32>, BackendError> {
         let loaded = self.loaded()?;
         let mut out = self
             .stream
             .alloc_zeros::<u32>(count as usize * 8)
             .map_err(drv("cuMemAlloc"))?;
+        let table = self
+            .stream
+            .clone_htod(&midstates[..])
+            .map_err(drv("cuMemcpyHtoD"))?;
         let cfg = self.geometry.config(count);
         let mut args = self.stream.launch_builder(&loaded.seals);
-        args.arg(&self.params).arg(&mut out).arg(&base).arg(&count);
-        for m in midstate {
-            args.arg(m);
-        }
+        args.arg(&self.params)
+            .arg(&mut out)
+            .arg(&base)
+            .arg(&count)
+            .arg(&table);
         // SAFETY: the argument list matches `pow_seals` in kernels/pow.cu.
         unsafe { args.launch(cfg) }.map_err(drv("cuLaunchKernel"))?;
         self.stream.clone_dtoh(&out).map_err(drv("cuMemcpyDtoH"))

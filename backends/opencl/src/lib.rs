@@ -27,7 +27,9 @@ use opencl3::types::{cl_device_id, cl_uint, cl_ulong, CL_BLOCKING, CL_NON_BLOCKI
 use pow_backend_api::{
     Backend, BackendError, Device, DeviceInfo, DeviceKind, Job, Options, SearchOutcome,
 };
-use pow_gpu_kernels::{GpuJob, KeccakShape, Launcher, Layout, RESULT_INIT, RESULT_WORDS};
+use pow_gpu_kernels::{
+    GpuJob, KeccakShape, Launcher, Layout, MIDSTATE_WORDS, RESULT_INIT, RESULT_WORDS,
+};
 use std::collections::HashMap;
 use std::ptr;
 use std::sync::atomic::AtomicBool;
@@ -213,6 +215,10 @@ pub struct OclDevice {
     params: Buffer<cl_uint>,
     results: [Buffer<cl_uint>; 2],
     host: Box<[[u32; RESULT_WORDS]; 2]>,
+    /// Midstate tables of the launches in flight, per slot: host copies (rewritten only after
+    /// the slot's launch finished) and their device buffers.
+    tables_host: Box<[[u32; MIDSTATE_WORDS]; 2]>,
+    tables: [Buffer<cl_uint>; 2],
     events: [Option<Event>; 2],
     wg_option: Option<usize>,
     batch_option: Option<u64>,
@@ -238,6 +244,12 @@ impl OclDevice {
         let context = Context::from_device(&device).map_err(cl_err("clCreateContext"))?;
         let queue =
             CommandQueue::create_default(&context, 0).map_err(cl_err("clCreateCommandQueue"))?;
+        // SAFETY: plain allocations without a host pointer.
+        let table = || unsafe {
+            Buffer::<cl_uint>::create(&context, CL_MEM_READ_ONLY, MIDSTATE_WORDS, ptr::null_mut())
+                .map_err(cl_err("clCreateBuffer"))
+        };
+        let tables = [table()?, table()?];
         // SAFETY: plain allocations without a host pointer.
         let (params, r0, r1) = unsafe {
             (
@@ -291,6 +303,8 @@ impl OclDevice {
             layout: None,
             job: None,
             host: Box::new([[0; RESULT_WORDS]; 2]),
+            tables_host: Box::new([[0; MIDSTATE_WORDS]; 2]),
+            tables,
             events: [None, None],
             wg_option: wg_option.map(|v| v as usize),
             batch_option,
@@ -418,7 +432,7 @@ impl OclDevice {
         out: &Buffer<cl_uint>,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        table: &Buffer<cl_uint>,
     ) -> Result<(), BackendError> {
         let set = cl_err("clSetKernelArg");
         // SAFETY: argument types match the kernel signature in kernels/pow.cl.
@@ -427,11 +441,7 @@ impl OclDevice {
             kernel.set_arg(1, &out.get()).map_err(&set)?;
             kernel.set_arg(2, &(base as cl_ulong)).map_err(&set)?;
             kernel.set_arg(3, &(count as cl_uint)).map_err(&set)?;
-            for (i, m) in midstate.iter().enumerate() {
-                kernel
-                    .set_arg(4 + i as u32, &(*m as cl_uint))
-                    .map_err(&set)?;
-            }
+            kernel.set_arg(4, &table.get()).map_err(&set)?;
         }
         Ok(())
     }
@@ -456,7 +466,7 @@ impl Launcher for OclDevice {
         slot: usize,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<(), BackendError> {
         let layout = self
             .layout
@@ -472,10 +482,19 @@ impl Launcher for OclDevice {
             &self.results[slot],
             base,
             count,
-            midstate,
+            &self.tables[slot],
         )?;
-        // SAFETY: INIT is static, so the non-blocking write may read it at any later time.
+        // This slot's previous launch has finished (`finish` or `drain`), so its table copy is
+        // no longer read.
+        self.tables_host[slot] = *midstates;
+        let table: *const [u32; MIDSTATE_WORDS] = &self.tables_host[slot];
+        // SAFETY: the write source is `self.tables_host[slot]`, a boxed array that is neither
+        // moved nor touched until this slot's launch was waited for. INIT is static, so the
+        // non-blocking write may read it at any later time.
         unsafe {
+            self.queue
+                .enqueue_write_buffer(&mut self.tables[slot], CL_NON_BLOCKING, 0, &*table, &[])
+                .map_err(cl_err("clEnqueueWriteBuffer"))?;
             self.queue
                 .enqueue_write_buffer(&mut self.results[slot], CL_NON_BLOCKING, 0, &INIT, &[])
                 .map_err(cl_err("clEnqueueWriteBuffer"))?;
@@ -511,16 +530,33 @@ impl Launcher for OclDevice {
         &mut self,
         base: u64,
         count: u32,
-        midstate: &[u32; 8],
+        midstates: &[u32; MIDSTATE_WORDS],
     ) -> Result<Vec<u32>, BackendError> {
         let built = self.built()?;
         let words = count as usize * 8;
-        // SAFETY: plain allocation without a host pointer.
-        let out = unsafe {
-            Buffer::<cl_uint>::create(&self.context, CL_MEM_READ_WRITE, words, ptr::null_mut())
+        // SAFETY: plain allocations without a host pointer.
+        let (out, table) = unsafe {
+            (
+                Buffer::<cl_uint>::create(&self.context, CL_MEM_READ_WRITE, words, ptr::null_mut()),
+                Buffer::<cl_uint>::create(
+                    &self.context,
+                    CL_MEM_READ_ONLY,
+                    MIDSTATE_WORDS,
+                    ptr::null_mut(),
+                ),
+            )
+        };
+        let (out, mut table) = (
+            out.map_err(cl_err("clCreateBuffer"))?,
+            table.map_err(cl_err("clCreateBuffer"))?,
+        );
+        // SAFETY: blocking write of the table into a buffer of its size.
+        unsafe {
+            self.queue
+                .enqueue_write_buffer(&mut table, CL_BLOCKING, 0, midstates, &[])
+                .map_err(cl_err("clEnqueueWriteBuffer"))?;
         }
-        .map_err(cl_err("clCreateBuffer"))?;
-        Self::set_args(&built.seals, &self.params, &out, base, count, midstate)?;
+        Self::set_args(&built.seals, &self.params, &out, base, count, &table)?;
         enqueue(&self.queue, &built.seals, count, built.work_group_size)?;
         let mut host = vec![0u32; words];
         // SAFETY: blocking read into a vector of the buffer's size.
