@@ -75,6 +75,17 @@ fn library_problem() -> Option<String> {
     }
 }
 
+/// The Keccak shape a device gets unless option `keccak` says otherwise: fully unrolled on
+/// GPUs and accelerators (no register moves between rounds; the CUDA backend's SASS has 5%
+/// fewer instructions that way), a loop on CPUs (PoCL compiles it much faster, and a CPU's
+/// out-of-order core gains little from the unrolling).
+pub fn default_keccak(kind: DeviceKind) -> KeccakShape {
+    match kind {
+        DeviceKind::Cpu => KeccakShape::Loop,
+        _ => KeccakShape::Unrolled,
+    }
+}
+
 fn kind_of(device_type: u64) -> DeviceKind {
     if device_type & CL_DEVICE_TYPE_GPU != 0 {
         DeviceKind::Gpu
@@ -239,6 +250,7 @@ impl OclDevice {
     /// Creates the context, queue and buffers of a device (the kernels are built per job
     /// layout on first use).
     pub fn open(entry: Entry, options: &Options) -> Result<OclDevice, BackendError> {
+        let entry_kind = entry.kind;
         let _guard = cl_lock();
         let device = ClDevice::new(entry.id);
         let context = Context::from_device(&device).map_err(cl_err("clCreateContext"))?;
@@ -309,7 +321,7 @@ impl OclDevice {
             wg_option: wg_option.map(|v| v as usize),
             batch_option,
             use_cache: options.get("cache") != Some("off"),
-            keccak: KeccakShape::from_options(options, KeccakShape::Loop)?,
+            keccak: KeccakShape::from_options(options, default_keccak(entry_kind))?,
         })
     }
 
