@@ -6,7 +6,8 @@
 #      which has the SHA-2 and SHA-3 instructions), then the CPU path tests again as a
 #      Cortex-A53 (SHA-2 but no SHA-3, so Keccak takes its scalar fallback);
 #   3. a cross build of the `pow-host` binary and the cpu plugin, then `pow-host backends` and
-#      a low-difficulty `pow-host solve` under qemu, which prove the plugin loads and solves.
+#      a low-difficulty `pow-host solve` on each Arm path under qemu, which prove the plugin
+#      loads, picks `arm-sha2`, and solves (both paths must find the same nonce).
 # Exits non-zero on the first failure. Safe to run again: nothing is installed twice and cargo
 # reuses target/aarch64-unknown-linux-gnu.
 #
@@ -53,8 +54,8 @@ fi
 
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64 -L $SYSROOT"
-# C code in dependencies (ring, via pow-host) is built by the cc crate with this compiler.
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+# C code in dependencies (ring, via pow-host) is built by the cc crate, which picks
+# aarch64-linux-gnu-gcc for this target by itself.
 CPU_CRATES=(-p pow-seal -p pow-backend-api -p pow-backend-cpu)
 
 # --- 1. lint ---------------------------------------------------------------------------------
@@ -83,11 +84,21 @@ run_host() { qemu-aarch64 -L "$SYSROOT" "$bin_dir/pow-host" "$@"; }
 say "pow-host backends (qemu-aarch64)"
 backends=$(run_host --backends cpu backends)
 printf '%s\n' "$backends"
-grep -q "cpu" <<<"$backends" || fail "pow-host did not list the cpu backend"
+# qemu's default CPU model (max) has the SHA-2 instructions, so the Arm path must be chosen.
+grep -q "path arm-sha2" <<<"$backends" || fail "the cpu backend did not choose path arm-sha2"
 
-say "pow-host --backends cpu solve --sample --difficulty 2000 (qemu-aarch64)"
-solved=$(run_host --backends cpu solve --sample --difficulty 2000 --nonce-start 0 --json)
-printf '%s\n' "$solved"
-grep -q '"nonce"' <<<"$solved" || fail "pow-host solve printed no nonce"
+# The same solve on each Arm path, one thread, from nonce 0: both must find the same nonce
+# (the host re-verifies every hit with pow-seal before printing it).
+nonces=()
+for path in arm-sha2 portable; do
+    say "pow-host --backends cpu --backend-opt cpu.path=$path solve --sample --difficulty 20000 (qemu-aarch64)"
+    solved=$(run_host --backends cpu --backend-opt "cpu.path=$path" --threads 1 \
+        solve --sample --difficulty 20000 --nonce-start 0 --json)
+    printf '%s\n' "$solved"
+    nonce=$(sed -n 's/.*"nonce":\([0-9]*\).*/\1/p' <<<"$solved")
+    [ -n "$nonce" ] || fail "pow-host solve on path $path printed no nonce"
+    nonces+=("$nonce")
+done
+[ "${nonces[0]}" = "${nonces[1]}" ] || fail "paths disagree: arm-sha2 ${nonces[0]}, portable ${nonces[1]}"
 
 say "aarch64 check passed"
