@@ -6,9 +6,13 @@
 //!
 //! Hashing paths (see `docs/performance.md`): `avx512` (16-lane SHA-256 and 8-lane
 //! Keccak-f[1600]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, picked at run time
-//! with `is_x86_feature_detected!` (the x86 modules only exist on x86-64; other targets get
-//! `portable`). Option `path=NAME` forces one, `threads=N` sets the worker count.
+//! with `is_x86_feature_detected!` (the x86 modules only exist on x86-64). On 64-bit Arm:
+//! `arm-sha2` (Armv8 SHA-2 instructions, picked with `is_aarch64_feature_detected!`) and
+//! `portable`; other targets get `portable`. Option `path=NAME` forces one, `threads=N` sets
+//! the worker count.
 
+#[cfg(target_arch = "aarch64")]
+pub mod arm;
 pub mod plan;
 pub mod portable;
 pub mod prepared;
@@ -67,6 +71,13 @@ pub fn available_paths() -> Vec<Path> {
                 search: x86::shani::avx2::search,
             });
         }
+    }
+    #[cfg(target_arch = "aarch64")]
+    if arm::supported() {
+        paths.push(Path {
+            name: "arm-sha2",
+            search: arm::search,
+        });
     }
     paths.push(Path {
         name: "portable",

@@ -149,7 +149,14 @@ fn simd_top_words(job: &PreparedJob, base: u64) -> Vec<(&'static str, Vec<u64>)>
     out
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(target_arch = "aarch64")]
+fn simd_top_words(job: &PreparedJob, base: u64) -> Vec<(&'static str, Vec<u64>)> {
+    pow_backend_cpu::arm::top_words(job, base)
+        .map(|w| vec![("arm-sha2", w)])
+        .unwrap_or_default()
+}
+
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 fn simd_top_words(_job: &PreparedJob, _base: u64) -> Vec<(&'static str, Vec<u64>)> {
     Vec::new()
 }
