@@ -200,9 +200,37 @@ fn nvrtc_compiles_every_layout_to_ptx_that_assembles() {
             let ptx =
                 nvrtc::compile_ptx(layout, keccak, arch).unwrap_or_else(|e| panic!("{what}: {e}"));
             assert!(ptx.contains(".entry pow_search("), "{what}");
-            assemble(&ptxas, &ptx, sm, &what);
+            let cubin = assemble(&ptxas, &ptx, sm, &what);
+            if let (90, Some(nvdisasm)) = (sm, tool("nvdisasm")) {
+                let (per_attempt, _) = instructions_per_attempt(&disassemble(&nvdisasm, &cubin));
+                eprintln!("{what}: {per_attempt} SASS instructions per attempt");
+                // The fallback is as lean as the prebuilt PTX (NVRTC once kept the "unrolled"
+                // rounds in a loop).
+                if keccak == KeccakShape::Unrolled {
+                    assert!(
+                        per_attempt <= budget(layout),
+                        "{what}: {per_attempt} instructions per attempt, over the budget of {}",
+                        budget(layout)
+                    );
+                }
+            }
         }
     }
+}
+
+/// nvdisasm's listing of a cubin.
+fn disassemble(nvdisasm: &Path, cubin: &Path) -> String {
+    let out = Command::new(nvdisasm)
+        .arg("-c")
+        .arg(cubin)
+        .output()
+        .expect("running nvdisasm");
+    assert!(
+        out.status.success(),
+        "nvdisasm failed on {}",
+        cubin.display()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// One SASS instruction: its opcode (predicate stripped) and whether it is the back edge of a
@@ -328,14 +356,7 @@ fn hopper_sass_stays_within_the_instruction_budget() {
             .unwrap_or_else(|| panic!("{what}: no prebuilt sm_90 PTX"))
             .1;
         let cubin = assemble(&ptxas, ptx, 90, &what);
-        let out = Command::new(&nvdisasm)
-            .arg("-c")
-            .arg(&cubin)
-            .output()
-            .expect("running nvdisasm");
-        assert!(out.status.success(), "{what}: nvdisasm failed");
-        let sass = String::from_utf8_lossy(&out.stdout);
-        let (per_attempt, shifts) = instructions_per_attempt(&sass);
+        let (per_attempt, shifts) = instructions_per_attempt(&disassemble(&nvdisasm, &cubin));
         eprintln!(
             "{what}: {per_attempt} SASS instructions per attempt, budget {}",
             budget(layout)
