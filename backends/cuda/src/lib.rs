@@ -5,9 +5,10 @@
 //! devices and says why. Every GPU is one device (index = CUDA ordinal).
 //!
 //! Kernels: the shared source in `kernels/` compiled to PTX at build time by clang (see
-//! build.rs) for each prebuilt job [`Layout`]; NVRTC (found by [`nvrtc`]: CUDA 11.2 to 13, toolkit or Python wheel) compiles
-//! the embedded source at run time when no prebuilt PTX fits the layout or the device, or when
-//! the driver refuses the PTX. NVRTC output is cached on disk like the OpenCL binaries.
+//! build.rs) for each prebuilt job [`Layout`]; NVRTC (found by [`nvrtc`]: CUDA 11.2 to 13,
+//! from the toolkit or a Python wheel) compiles the embedded source at run time when no
+//! prebuilt PTX fits the layout or the device, or when the driver refuses the PTX. NVRTC output
+//! is cached on disk like the OpenCL binaries.
 //! Opening a device runs [`pow_gpu_kernels::self_test`]; a failing device is refused.
 //!
 //! Options: `block` (threads per block, a multiple of 32), `batch` (indexes per launch),
