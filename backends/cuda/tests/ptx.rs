@@ -42,3 +42,31 @@ fn prebuilt_ptx_has_the_entry_points_and_instructions() {
         assert!(!ptx.contains(".local"), "{what}: uses local memory");
     }
 }
+
+/// The parameter types of an entry point in a PTX module, in order.
+fn entry_params(ptx: &str, entry: &str) -> Vec<String> {
+    let start = ptx
+        .find(&format!(".entry {entry}("))
+        .unwrap_or_else(|| panic!("no entry {entry}"));
+    let list = &ptx[start..start + ptx[start..].find(')').unwrap()];
+    list.lines()
+        .filter_map(|l| l.trim().strip_prefix(".param "))
+        .map(|p| p.split_whitespace().next().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn entry_points_take_the_arguments_the_host_passes() {
+    if PREBUILT_PTX.is_empty() {
+        eprintln!("SKIPPED: {PTX_NOTE}");
+        return;
+    }
+    // `CuDevice::launch` and `CuDevice::seals` push: params (device pointer), results or seal
+    // output (device pointer), base (u64), count (u32), midstate table (device pointer).
+    let expected = [".u64", ".u64", ".u64", ".u32", ".u64"];
+    for (key, sm, ptx) in PREBUILT_PTX {
+        for entry in ["pow_search", "pow_seals"] {
+            assert_eq!(entry_params(ptx, entry), expected, "sm_{sm} {key} {entry}");
+        }
+    }
+}
