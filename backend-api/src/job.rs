@@ -3,6 +3,7 @@
 use abi_stable::std_types::RVec;
 use abi_stable::StableAbi;
 use pow_seal::{Bytes32, SealOrder, Target, Work};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How a nonce index (what devices count through) maps to the nonce in the message.
 ///
@@ -123,6 +124,28 @@ impl Job {
     /// Whether a seal passes this job's target.
     pub fn is_met_by(&self, seal: &Bytes32) -> bool {
         self.target().is_met_by(seal, self.seal_order())
+    }
+
+    /// Searches `[start, start + count)` one index at a time with the reference library, by
+    /// the [`SearchOutcome`] rules: it stops after the first hit and looks at `cancel` every
+    /// 1,024 indexes. Far too slow to mine with; a correct yardstick for tests and fixtures.
+    pub fn reference_search(&self, start: u64, count: u64, cancel: &AtomicBool) -> SearchOutcome {
+        let mut out = SearchOutcome::default();
+        for offset in 0..count {
+            if offset % 1024 == 0 && cancel.load(Ordering::Relaxed) {
+                break;
+            }
+            let index = start.wrapping_add(offset);
+            let seal = self.reference_seal_at(index);
+            out.searched = offset + 1;
+            out.attempts = offset + 1;
+            if self.is_met_by(&seal) {
+                let nonce = self.mapping.nonce(index);
+                out.hits.push(Hit { index, nonce, seal });
+                break;
+            }
+        }
+        out
     }
 
     /// Re-verifies a hit with the reference library: the index maps to the nonce, the seal is

@@ -155,6 +155,14 @@ impl Layout {
         ]
     }
 
+    /// Preprocessor definitions for this layout built with a Keccak shape: what a backend
+    /// passes to its compiler.
+    pub fn defines_with(&self, keccak: KeccakShape) -> Vec<String> {
+        let mut defines = self.defines();
+        defines.extend(keccak.defines());
+        defines
+    }
+
     /// A short name usable in file names (`b1_o-5_s0_l131`).
     pub fn key(&self) -> String {
         format!(

@@ -8,7 +8,7 @@
 //! every other path.
 
 use crate::plan::{SplitCache, K};
-use crate::prepared::{keccak_state_for_digest, seal_bytes, PreparedJob};
+use crate::prepared::{keccak_state_for_digest, PreparedJob};
 use core::arch::aarch64::*;
 use pow_backend_api::Hit;
 
@@ -71,11 +71,7 @@ fn search_tf(job: &PreparedJob, start: u64, count: u64) -> Option<Hit> {
         let index = start.wrapping_add(i);
         let lanes = seal_lanes(job, index, &mut cache);
         if job.top_word(&lanes) <= top && job.meets(&lanes) {
-            return Some(Hit {
-                index,
-                nonce: job.mapping.nonce(index),
-                seal: seal_bytes(&lanes),
-            });
+            return Some(job.hit(index, &lanes));
         }
     }
     None

@@ -1,7 +1,7 @@
 //! The portable scalar path: runs on every CPU and is the baseline the SIMD paths are checked
 //! against.
 
-use crate::prepared::{keccak_state_for_digest, seal_bytes, PreparedJob};
+use crate::prepared::{keccak_state_for_digest, PreparedJob};
 use pow_backend_api::Hit;
 use sha2::digest::generic_array::GenericArray;
 
@@ -32,11 +32,7 @@ pub fn search(job: &PreparedJob, start: u64, count: u64) -> Option<Hit> {
         let index = start.wrapping_add(i);
         let lanes = seal_lanes(job, index);
         if job.top_word(&lanes) <= top && job.meets(&lanes) {
-            return Some(Hit {
-                index,
-                nonce: job.mapping.nonce(index),
-                seal: seal_bytes(&lanes),
-            });
+            return Some(job.hit(index, &lanes));
         }
     }
     None

@@ -2,7 +2,7 @@
 //! blocks before the nonce and the padded tail blocks with the nonce bytes left blank.
 
 use crate::plan::Plan;
-use pow_backend_api::{Job, NonceMapping};
+use pow_backend_api::{Hit, Job, NonceMapping};
 use sha2::digest::generic_array::GenericArray;
 
 /// SHA-256 initial state.
@@ -70,10 +70,26 @@ impl PreparedJob {
     /// The top 64 bits of the seal integer from the four Keccak output lanes.
     #[inline(always)]
     pub fn top_word(&self, lanes: &[u64; 4]) -> u64 {
+        self.top_of_lane(lanes[if self.seal_big_endian { 0 } else { 3 }])
+    }
+
+    /// The top 64 bits of the seal integer from the one output lane that holds them (lane 0
+    /// for big-endian seals, lane 3 for little-endian), as the SIMD paths compute it.
+    #[inline(always)]
+    pub fn top_of_lane(&self, lane: u64) -> u64 {
         if self.seal_big_endian {
-            lanes[0].swap_bytes()
+            lane.swap_bytes()
         } else {
-            lanes[3]
+            lane
+        }
+    }
+
+    /// The hit of `index`, whose seal has the output lanes `lanes`.
+    pub fn hit(&self, index: u64, lanes: &[u64; 4]) -> Hit {
+        Hit {
+            index,
+            nonce: self.mapping.nonce(index),
+            seal: seal_bytes(lanes),
         }
     }
 
@@ -97,6 +113,38 @@ impl PreparedJob {
         }
         true
     }
+}
+
+/// The search loop of a path that computes the raw top seal lane of `N` consecutive indexes
+/// at a time (`batch`, from a base index): the cheap test on the top word for each index, then
+/// the full test on `seal_lanes` for the few candidates. Inlined into each path's
+/// `target_feature` function, so `batch` is compiled with that path's features.
+#[inline(always)]
+pub fn batched_search<const N: usize>(
+    job: &PreparedJob,
+    start: u64,
+    count: u64,
+    mut batch: impl FnMut(u64) -> [u64; N],
+    seal_lanes: impl Fn(u64) -> [u64; 4],
+) -> Option<Hit> {
+    let top_limit = job.target[3];
+    let mut done = 0u64;
+    while done < count {
+        let base = start.wrapping_add(done);
+        let n = (count - done).min(N as u64) as usize;
+        let raw = batch(base);
+        for (l, &r) in raw.iter().enumerate().take(n) {
+            if job.top_of_lane(r) <= top_limit {
+                let index = base.wrapping_add(l as u64);
+                let lanes = seal_lanes(index);
+                if job.meets(&lanes) {
+                    return Some(job.hit(index, &lanes));
+                }
+            }
+        }
+        done += n as u64;
+    }
+    None
 }
 
 /// Seal bytes from the four Keccak output lanes.

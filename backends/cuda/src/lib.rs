@@ -237,21 +237,10 @@ impl CuDevice {
         // host cores.
         let _ = ctx.set_blocking_synchronize();
         let stream = ctx.new_stream().map_err(drv("cuStreamCreate"))?;
-        let params = stream
-            .alloc_zeros::<u32>(pow_gpu_kernels::PARAM_WORDS)
-            .map_err(drv("cuMemAlloc"))?;
-        let r0 = stream
-            .alloc_zeros::<u32>(RESULT_WORDS)
-            .map_err(drv("cuMemAlloc"))?;
-        let r1 = stream
-            .alloc_zeros::<u32>(RESULT_WORDS)
-            .map_err(drv("cuMemAlloc"))?;
-        let t0 = stream
-            .alloc_zeros::<u32>(MIDSTATE_WORDS)
-            .map_err(drv("cuMemAlloc"))?;
-        let t1 = stream
-            .alloc_zeros::<u32>(MIDSTATE_WORDS)
-            .map_err(drv("cuMemAlloc"))?;
+        let device = |words: usize| stream.alloc_zeros::<u32>(words).map_err(drv("cuMemAlloc"));
+        let params = device(pow_gpu_kernels::PARAM_WORDS)?;
+        let (r0, r1) = (device(RESULT_WORDS)?, device(RESULT_WORDS)?);
+        let (t0, t1) = (device(MIDSTATE_WORDS)?, device(MIDSTATE_WORDS)?);
         // SAFETY: pinned host buffers; cudarc waits for the event of their last copy before
         // handing out a slice of them.
         let pinned = |words: usize| unsafe {
@@ -338,7 +327,7 @@ impl CuDevice {
             "{}\n{arch}\n{}\n{}\n{}",
             self.gpu.info.name,
             driver_version(),
-            [layout.defines(), self.keccak.defines()].concat().join(" "),
+            layout.defines_with(self.keccak).join(" "),
             pow_gpu_kernels::cuda_source()
         ));
         if self.use_cache {

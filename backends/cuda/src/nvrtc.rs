@@ -215,13 +215,14 @@ fn api() -> Result<&'static Api, String> {
     API.get_or_init(|| {
         let mut refused = Vec::new();
         for file in candidates() {
-            // Bare names go to the loader; paths must exist.
-            if file.components().count() > 1 && !file.is_file() {
+            // Bare names go to the loader; paths must exist, and their refusals are reported.
+            let is_path = file.components().count() > 1;
+            if is_path && !file.is_file() {
                 continue;
             }
             match Api::open(&file) {
                 Ok(api) => return Ok(api),
-                Err(e) if file.components().count() > 1 => refused.push(e),
+                Err(e) if is_path => refused.push(e),
                 Err(_) => {}
             }
         }
@@ -263,7 +264,6 @@ pub fn library_file() -> Result<String, String> {
 pub fn compile_ptx(layout: Layout, keccak: KeccakShape, arch: &str) -> Result<String, String> {
     let api = api()?;
     let mut options = vec![format!("--gpu-architecture={arch}")];
-    options.extend(layout.defines());
-    options.extend(keccak.defines());
+    options.extend(layout.defines_with(keccak));
     api.compile_to_ptx(&pow_gpu_kernels::cuda_source(), &options)
 }

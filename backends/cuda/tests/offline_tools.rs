@@ -60,6 +60,22 @@ fn tool(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// [`tool`], or a skip (a failure under `POW_REQUIRE_CUDA_TOOLS=1`) when it is missing.
+fn tool_or_skip(name: &str) -> Option<PathBuf> {
+    tool(name).or_else(|| skip(&format!("{name} not found")))
+}
+
+/// Whether the build made prebuilt PTX (clang was found); skips, or fails under
+/// `POW_REQUIRE_CUDA_TOOLS=1`, when it did not.
+fn have_prebuilt() -> bool {
+    if !PREBUILT_PTX.is_empty() {
+        return true;
+    }
+    assert!(!required(), "no prebuilt PTX: {PTX_NOTE}");
+    eprintln!("SKIPPED: {PTX_NOTE}");
+    false
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("pow-cuda-offline-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -152,12 +168,10 @@ fn assemble(ptxas: &Path, ptx: &str, sm: u32, what: &str) -> PathBuf {
 
 #[test]
 fn prebuilt_ptx_assembles_with_no_spills() {
-    let Some(ptxas) = tool("ptxas").or_else(|| skip("ptxas not found")) else {
+    let Some(ptxas) = tool_or_skip("ptxas") else {
         return;
     };
-    if PREBUILT_PTX.is_empty() {
-        assert!(!required(), "no prebuilt PTX: {PTX_NOTE}");
-        eprintln!("SKIPPED: {PTX_NOTE}");
+    if !have_prebuilt() {
         return;
     }
     for (key, sm, ptx) in PREBUILT_PTX {
@@ -167,7 +181,7 @@ fn prebuilt_ptx_assembles_with_no_spills() {
 
 #[test]
 fn nvrtc_compiles_every_layout_to_ptx_that_assembles() {
-    let Some(ptxas) = tool("ptxas").or_else(|| skip("ptxas not found")) else {
+    let Some(ptxas) = tool_or_skip("ptxas") else {
         return;
     };
     if let Some(dir) = std::env::var_os("POW_CUDA_TOOLS") {
@@ -337,15 +351,13 @@ fn instructions_per_attempt(sass: &str) -> (usize, usize) {
 
 #[test]
 fn hopper_sass_stays_within_the_instruction_budget() {
-    let Some(ptxas) = tool("ptxas").or_else(|| skip("ptxas not found")) else {
+    let Some(ptxas) = tool_or_skip("ptxas") else {
         return;
     };
-    let Some(nvdisasm) = tool("nvdisasm").or_else(|| skip("nvdisasm not found")) else {
+    let Some(nvdisasm) = tool_or_skip("nvdisasm") else {
         return;
     };
-    if PREBUILT_PTX.is_empty() {
-        assert!(!required(), "no prebuilt PTX: {PTX_NOTE}");
-        eprintln!("SKIPPED: {PTX_NOTE}");
+    if !have_prebuilt() {
         return;
     }
     for layout in Layout::PREBUILT {

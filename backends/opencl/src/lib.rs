@@ -332,9 +332,7 @@ impl OclDevice {
         }
         let _guard = cl_lock();
         let source = pow_gpu_kernels::opencl_source();
-        let mut defines = layout.defines();
-        defines.extend(self.keccak.defines());
-        let options = defines.join(" ");
+        let options = layout.defines_with(self.keccak).join(" ");
         let key = pow_gpu_kernels::text_hash(&format!(
             "{}\n{}\n{}\n{}\n{}\n{}",
             self.entry.platform,

@@ -23,7 +23,7 @@ macro_rules! simd_kernels {
     ($feat:literal) => {
         use crate::plan::{BlockPlan, SplitCache, K, RC, VAR_ALL};
         use crate::portable::seal_lanes;
-        use crate::prepared::{seal_bytes, PreparedJob};
+        use crate::prepared::{batched_search, PreparedJob};
         use crate::x86::kernels::unroll;
         use pow_backend_api::Hit;
 
@@ -262,29 +262,13 @@ macro_rules! simd_kernels {
         #[target_feature(enable = $feat)]
         fn search_tf(job: &PreparedJob, start: u64, count: u64) -> Option<Hit> {
             let mut cache = SplitCache::default();
-            let top_limit = job.target[3];
-            let mut done = 0u64;
-            while done < count {
-                let base = start.wrapping_add(done);
-                let n = (count - done).min(SL as u64) as usize;
-                let raw = batch(job, base, &mut cache);
-                for (l, &r) in raw.iter().enumerate().take(n) {
-                    let top = if job.seal_big_endian { r.swap_bytes() } else { r };
-                    if top <= top_limit {
-                        let index = base.wrapping_add(l as u64);
-                        let lanes = seal_lanes(job, index);
-                        if job.meets(&lanes) {
-                            return Some(Hit {
-                                index,
-                                nonce: job.mapping.nonce(index),
-                                seal: seal_bytes(&lanes),
-                            });
-                        }
-                    }
-                }
-                done += n as u64;
-            }
-            None
+            batched_search(
+                job,
+                start,
+                count,
+                |base| batch(job, base, &mut cache),
+                |index| seal_lanes(job, index),
+            )
         }
 
         /// Searches `[start, start + count)` and returns the lowest passing index; falls
@@ -309,7 +293,7 @@ macro_rules! simd_kernels {
             let raw = unsafe { batch(job, base, &mut cache) };
             Some(
                 raw.iter()
-                    .map(|&r| if job.seal_big_endian { r.swap_bytes() } else { r })
+                    .map(|&r| job.top_of_lane(r))
                     .collect(),
             )
         }
