@@ -1,6 +1,5 @@
 //! Parsing account keys given on the command line: SS58 addresses or 0x-hex public keys.
 
-use blake2::{Blake2b512, Digest};
 use pow_seal::Bytes32;
 
 /// Parses a 32-byte public key from an SS58 address (any network prefix) or 64 hex digits
@@ -16,50 +15,16 @@ pub fn parse_public_key(text: &str) -> Result<Bytes32, String> {
     decode_ss58(text)
 }
 
-/// Decodes an SS58 address carrying a 32-byte account id, checking its checksum.
+/// Decodes an SS58 address carrying a 32-byte account id, checking its checksum (the
+/// wallet crate's decoder).
 pub fn decode_ss58(address: &str) -> Result<Bytes32, String> {
-    let data = bs58::decode(address)
-        .into_vec()
-        .map_err(|e| format!("`{address}` is neither 0x-hex nor a valid SS58 address: {e}"))?;
-    let prefix_len = match data.first() {
-        Some(b) if *b < 64 => 1,
-        Some(b) if *b < 128 => 2,
-        _ => return Err(format!("`{address}` has an invalid SS58 prefix")),
-    };
-    if data.len() != prefix_len + 32 + 2 {
-        return Err(format!(
-            "`{address}` is not an SS58 address of a 32-byte public key ({} bytes decoded)",
-            data.len()
-        ));
-    }
-    let body = &data[..prefix_len + 32];
-    let mut h = Blake2b512::new();
-    h.update(b"SS58PRE");
-    h.update(body);
-    let digest = h.finalize();
-    if digest[..2] != data[prefix_len + 32..] {
-        return Err(format!("`{address}` has a bad SS58 checksum"));
-    }
-    Ok(body[prefix_len..].try_into().unwrap())
+    pow_wallet::ss58::decode(address)
 }
 
 /// Encodes a public key as an SS58 address with the given network prefix (42 = generic
 /// Substrate, used by Bittensor).
 pub fn encode_ss58(key: &Bytes32, prefix: u16) -> String {
-    let mut data = Vec::with_capacity(36);
-    if prefix < 64 {
-        data.push(prefix as u8);
-    } else {
-        data.push((((prefix & 0xfc) >> 2) as u8) | 0x40);
-        data.push(((prefix >> 8) as u8) | (((prefix & 3) << 6) as u8));
-    }
-    data.extend_from_slice(key);
-    let mut h = Blake2b512::new();
-    h.update(b"SS58PRE");
-    h.update(&data);
-    let digest = h.finalize();
-    data.extend_from_slice(&digest[..2]);
-    bs58::encode(data).into_string()
+    pow_wallet::ss58::encode(key, prefix)
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub fn encode(key: &[u8; 32], prefix: u16) -> String {
 pub fn decode(address: &str) -> Result<[u8; 32], String> {
     let data = bs58::decode(address)
         .into_vec()
-        .map_err(|_| format!("`{address}` is not a valid SS58 address"))?;
+        .map_err(|e| format!("`{address}` is not a valid SS58 address: {e}"))?;
     let prefix_len = match data.first() {
         Some(b) if *b < 64 => 1,
         Some(b) if *b < 128 => 2,
@@ -37,7 +37,8 @@ pub fn decode(address: &str) -> Result<[u8; 32], String> {
     };
     if data.len() != prefix_len + 34 {
         return Err(format!(
-            "`{address}` is not the SS58 address of a 32-byte key"
+            "`{address}` is not an SS58 address of a 32-byte public key ({} bytes decoded)",
+            data.len()
         ));
     }
     let (body, sum) = data.split_at(prefix_len + 32);
