@@ -30,6 +30,11 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 20 ]; then
+  echo "install-chopsticks: WARNING: node $(node --version); chopsticks 1.5.1 asks for node 22, node 20 is known to work" >&2
+fi
+
 core=node_modules/@acala-network/chopsticks-core/dist
 if [ ! -x node_modules/.bin/chopsticks ] || [ ! -d "$core" ] \
   || ! node -e "process.exit(require('./node_modules/@acala-network/chopsticks/package.json').version === require('./package-lock.json').packages['node_modules/@acala-network/chopsticks'].version ? 0 : 1)"; then

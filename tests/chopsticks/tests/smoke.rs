@@ -72,3 +72,24 @@ fn spec218_blocks_restart_and_fresh() {
 fn spec293_blocks_restart_and_fresh() {
     smoke(Runtime::Spec293);
 }
+
+#[test]
+fn block_interval_moves_the_chain() {
+    let opts = Options {
+        block_interval: Some(std::time::Duration::from_secs(2)),
+        raw_chainhead: true,
+        ..Options::default()
+    };
+    let Some(node) = start_or_skip(Runtime::Spec218, opts) else {
+        return;
+    };
+    let start = node.best_number().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while node.best_number().unwrap() < start + 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no blocks from the background thread"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+}
