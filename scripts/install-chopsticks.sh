@@ -41,6 +41,13 @@ if [ ! -x node_modules/.bin/chopsticks ] || [ ! -d "$core" ] \
   npm ci --no-audit --no-fund
 fi
 
+# chopsticks keeps its blocks (and so resume) in sqlite3, a native module built by an install
+# script; newer npm versions may skip install scripts, so check and build it if needed.
+if ! node -e "require('sqlite3')" >/dev/null 2>&1; then
+  npm rebuild sqlite3 --foreground-scripts
+  node -e "require('sqlite3')" || { echo "install-chopsticks: sqlite3 does not load" >&2; exit 1; }
+fi
+
 node - "$core" <<'JS'
 const fs = require('fs');
 const path = require('path');
