@@ -12,6 +12,7 @@ use pow_seal::{Challenge, SealOrder, Work};
 use pow_wallet::Sr25519Pair;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::rules::{self, WindowRule};
 use crate::runtime::{Capabilities, RegisterFields, RuntimeInfo};
 use crate::{Call, Chain, ChainError, Hash, Head, HeadStream, Outcome, SubnetState};
 
@@ -58,6 +59,10 @@ pub struct DevSubnet {
     pub max_registrations_per_block: u16,
     /// `MaxAllowedUids`.
     pub max_uids: u16,
+    /// `TargetRegistrationsPerInterval`: the interval allows three times this.
+    pub target_registrations_per_interval: u16,
+    /// `AdjustmentInterval`: blocks per interval.
+    pub adjustment_interval: u16,
 }
 
 impl DevSubnet {
@@ -72,6 +77,8 @@ impl DevSubnet {
             max_difficulty: u64::MAX,
             max_registrations_per_block: 1,
             max_uids: 256,
+            target_registrations_per_interval: 2,
+            adjustment_interval: 100,
         }
     }
 }
@@ -106,6 +113,8 @@ pub const FAUCET_AMOUNT: u64 = 100_000_000_000;
 struct Subnet {
     cfg: DevSubnet,
     registrations_this_block: u16,
+    registrations_this_interval: u16,
+    last_adjustment_block: u64,
     uids: HashMap<Hash, u16>,
     order: Vec<Hash>,
 }
@@ -226,7 +235,12 @@ impl State {
         if sn.registrations_this_block >= sn.cfg.max_registrations_per_block {
             return Err("TooManyRegistrationsThisBlock");
         }
-        if !(work_block < now && now - work_block < 3) {
+        if sn.registrations_this_interval as u32
+            >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
+        {
+            return Err("TooManyRegistrationsThisInterval");
+        }
+        if !WindowRule::V1.allows(work_block, now) {
             return Err("InvalidWorkBlock");
         }
         if last.is_some_and(|l| work_block <= l) {
@@ -244,7 +258,9 @@ impl State {
         if challenge.seal(nonce) != *work {
             return Err("InvalidSeal");
         }
-        if !Work::new(challenge, sn.cfg.difficulty.max(1)).verify_claim(nonce, work) {
+        if !Work::new(challenge, rules::mining_difficulty(sn.cfg.difficulty))
+            .verify_claim(nonce, work)
+        {
             return Err("InvalidDifficulty");
         }
         let uid = self.enroll(netuid, hotkey);
@@ -276,17 +292,22 @@ impl State {
         if sn.registrations_this_block >= sn.cfg.max_registrations_per_block {
             return Err("TooManyRegistrationsThisBlock");
         }
+        if sn.registrations_this_interval as u32
+            >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
+        {
+            return Err("TooManyRegistrationsThisInterval");
+        }
         if sn.uids.contains_key(hotkey) {
             return Err("HotKeyAlreadyRegisteredInSubNet");
         }
-        if !(block_number <= now && now - block_number < 3) {
+        if !WindowRule::Legacy.allows(block_number, now) {
             return Err("InvalidWorkBlock");
         }
         if self.used_work.contains(work) {
             return Err("WorkRepeated");
         }
         let block_hash = block_hash.ok_or("InvalidWorkBlock")?;
-        let target = pow_seal::Target::from_difficulty(sn.cfg.difficulty);
+        let target = pow_seal::Target::from_difficulty(rules::mining_difficulty(sn.cfg.difficulty));
         if !target.is_met_by(work, order) {
             return Err("InvalidDifficulty");
         }
@@ -314,7 +335,7 @@ impl State {
         else {
             unreachable!("faucet called with another call");
         };
-        if !(*block_number <= now && now - block_number < 3) {
+        if !WindowRule::Legacy.allows(*block_number, now) {
             return Err("InvalidWorkBlock");
         }
         if self.used_work.contains(work) {
@@ -352,6 +373,7 @@ impl State {
         };
         sn.uids.insert(*hotkey, uid);
         sn.registrations_this_block += 1;
+        sn.registrations_this_interval += 1;
         uid
     }
 }
@@ -392,6 +414,8 @@ impl DevChain {
                     Subnet {
                         cfg: s.clone(),
                         registrations_this_block: 0,
+                        registrations_this_interval: 0,
+                        last_adjustment_block: 0,
                         uids: HashMap::new(),
                         order: Vec::new(),
                     },
@@ -447,7 +471,15 @@ impl DevChain {
         let hash = block_hash(&parent.hash, number);
         st.hashes.push(hash);
         let head = Head { number, hash };
+        // The runtime's on_initialize: a new interval when the last one has run its length,
+        // and a fresh per-block count.
         for sn in st.subnets.values_mut() {
+            if number.saturating_sub(sn.last_adjustment_block)
+                >= u64::from(sn.cfg.adjustment_interval)
+            {
+                sn.last_adjustment_block = number;
+                sn.registrations_this_interval = 0;
+            }
             sn.registrations_this_block = 0;
         }
         let pending = std::mem::take(&mut st.pending);
@@ -520,6 +552,8 @@ impl DevChain {
                     Subnet {
                         cfg: subnet,
                         registrations_this_block: 0,
+                        registrations_this_interval: 0,
+                        last_adjustment_block: 0,
                         uids: HashMap::new(),
                         order: Vec::new(),
                     },
@@ -537,6 +571,21 @@ impl DevChain {
             .expect("subnet")
             .registrations_this_block = 0;
         uid
+    }
+
+    /// Sets a subnet's `RegistrationsThisInterval`, as registrations by others would.
+    pub fn set_registrations_this_interval(&self, netuid: u16, count: u16) {
+        if let Some(sn) = self.lock().subnets.get_mut(&netuid) {
+            sn.registrations_this_interval = count;
+        }
+    }
+
+    /// Sets a subnet's `RegistrationsThisBlock` at the best block, as a registration by
+    /// someone else in that block would.
+    pub fn set_registrations_this_block(&self, netuid: u16, count: u16) {
+        if let Some(sn) = self.lock().subnets.get_mut(&netuid) {
+            sn.registrations_this_block = count;
+        }
     }
 
     /// The UID of `hotkey` on `netuid`, if registered.
@@ -600,6 +649,7 @@ impl Chain for DevChain {
                     .map(|f| RegisterFields(f.iter().map(|s| s.to_string()).collect())),
                 faucet: st.cfg.faucet,
             },
+            block_time_ms: st.cfg.block_time.map(|t| t.as_millis() as u64),
         })
     }
 
@@ -631,6 +681,11 @@ impl Chain for DevChain {
             difficulty: sn.cfg.difficulty,
             min_difficulty: Some(sn.cfg.min_difficulty),
             max_difficulty: Some(sn.cfg.max_difficulty),
+            registrations_this_interval: sn.registrations_this_interval,
+            target_registrations_per_interval: sn.cfg.target_registrations_per_interval,
+            last_adjustment_block: sn.last_adjustment_block,
+            adjustment_interval: sn.cfg.adjustment_interval,
+            max_allowed_uids: sn.cfg.max_uids,
         })
     }
 
@@ -653,6 +708,20 @@ impl Chain for DevChain {
         let rx = {
             let mut st = self.lock();
             st.check_fault()?;
+            // The transaction pool's check (SubtensorSignedExtension): registrations over the
+            // interval limit are refused before they reach a block, with the runtime's
+            // custom code 6, in the form chopsticks answers with.
+            if let Call::Register { netuid, .. } | Call::PowRegister { netuid, .. } = call {
+                if let Some(sn) = st.subnets.get(netuid) {
+                    if sn.registrations_this_interval as u32
+                        >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
+                    {
+                        return Ok(Outcome::Rejected {
+                            message: r#"1010: {"invalid":{"custom":6}}"#.into(),
+                        });
+                    }
+                }
+            }
             st.submitted.push(call.clone());
             let (tx, rx) = oneshot::channel();
             st.pending.push(Pending {

@@ -7,13 +7,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use pow_seal::{Challenge, Work};
 use pow_wallet::Sr25519Pair;
 use tokio::sync::mpsc;
 
+use crate::rules::{self, Verdict, WindowRule};
 use crate::{Call, Chain, ChainError, Hash, Head, HeadStream, Outcome, Scheme, SubnetState};
 
 /// A nonce a miner found for job `job_id`.
@@ -36,6 +37,10 @@ pub trait Miner: Send {
     fn set_work(&mut self, job_id: u64, work: &Work);
     /// Stops searching until the next [`Miner::set_work`].
     fn stop(&mut self);
+    /// Attempts per second over all devices, once measured (`None` before the first figure).
+    fn rate(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// What the flow is after.
@@ -59,8 +64,20 @@ pub enum Goal {
     },
 }
 
+impl Goal {
+    /// The work-block window the runtime judges this goal's call by.
+    pub fn window_rule(&self) -> WindowRule {
+        match self {
+            Goal::Register {
+                scheme: Scheme::V1, ..
+            } => WindowRule::V1,
+            _ => WindowRule::Legacy,
+        }
+    }
+}
+
 /// Progress the flow reports as it goes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     /// Mining a new challenge.
     Job {
@@ -70,6 +87,15 @@ pub enum Event {
         block: Head,
         /// Difficulty mined at.
         difficulty: u64,
+    },
+    /// The expected time to a proof at the measured rate.
+    Expected {
+        /// Difficulty.
+        difficulty: u64,
+        /// Measured attempts per second.
+        rate: f64,
+        /// Expected seconds to a proof.
+        seconds: f64,
     },
     /// A solution was found but not sent.
     Stale {
@@ -87,14 +113,22 @@ pub enum Event {
         /// Device that found it.
         device: String,
     },
+    /// The chain refused a proof for this block only; it is kept and sent again with the next
+    /// block while its window allows.
+    Held {
+        /// The node's answer.
+        error: String,
+        /// Work block of the proof.
+        block: u64,
+    },
     /// The chain refused a proof; mining goes on.
     Refused {
-        /// The error.
+        /// The error (the node's own answer).
         error: String,
     },
-    /// A chain call failed; retrying.
+    /// A chain call failed or the head subscription ended; retrying.
     Retrying {
-        /// Attempt number (1-based).
+        /// Attempt number (1-based; 0 for a head subscription that ended).
         attempt: u32,
         /// What failed.
         error: String,
@@ -106,21 +140,30 @@ pub enum Event {
 pub struct FlowConfig {
     /// How many proofs may be sent and refused before giving up.
     pub max_submissions: u32,
-    /// How many times a failing chain call is retried.
-    pub retries: u32,
-    /// First wait between retries; doubles each time.
+    /// How long the chain may stay unreachable (mining goes on meanwhile) before giving up.
+    pub reconnect: Duration,
+    /// First wait between retries; doubles each time up to `max_backoff`.
     pub backoff: Duration,
+    /// Longest wait between retries, so a node that comes back is found quickly.
+    pub max_backoff: Duration,
     /// Give up after this long.
     pub deadline: Option<Duration>,
+    /// Refuse to go on when the expected time to a proof at the measured rate exceeds this.
+    pub max_expected: Option<Duration>,
+    /// The chain's block time, for messages (`None`: said in blocks only).
+    pub block_time: Option<Duration>,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
             max_submissions: 3,
-            retries: 5,
-            backoff: Duration::from_millis(500),
+            reconnect: Duration::from_secs(120),
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(2),
             deadline: None,
+            max_expected: Some(Duration::from_secs(86_400)),
+            block_time: None,
         }
     }
 }
@@ -141,7 +184,7 @@ pub enum Success {
         /// Seal.
         seal: Hash,
     },
-    /// The hotkey already has a UID on the subnet; nothing was sent.
+    /// The hotkey already has a UID on the subnet; nothing (more) was sent.
     AlreadyRegistered {
         /// Its UID.
         uid: u16,
@@ -168,6 +211,12 @@ pub enum FlowError {
     /// The chain does not allow this registration; nothing was sent.
     #[error("{0}")]
     NotAllowed(String),
+    /// The subnet's interval registration limit is reached.
+    #[error("{0}")]
+    RateLimited(String),
+    /// The difficulty cannot be met in a reasonable time at the measured rate.
+    #[error("{0}")]
+    Hopeless(String),
     /// The chain refused the proof with a module error.
     #[error("the chain refused the extrinsic in block #{}: {pallet}.{error}", .block.number)]
     Module {
@@ -177,6 +226,14 @@ pub enum FlowError {
         error: String,
         /// Block.
         block: Head,
+    },
+    /// The node refused the extrinsic before inclusion.
+    #[error("the node refused the extrinsic: {name}; it answered: {answer}")]
+    Refused {
+        /// A name for the refusal.
+        name: String,
+        /// The node's answer as it came.
+        answer: String,
     },
     /// Another failure of the extrinsic.
     #[error("{0}")]
@@ -189,16 +246,8 @@ pub enum FlowError {
     Timeout(Duration),
 }
 
-/// Errors that mean "this proof came too late or the block was full": mine again.
-const RETRYABLE: &[&str] = &[
-    "InvalidWorkBlock",
-    "TooManyRegistrationsThisBlock",
-    "InvalidDifficulty",
-    "WorkRepeated",
-    "PowWorkAlreadyUsed",
-];
-
-/// Runs a chain call, retrying connection failures with doubling backoff.
+/// Runs a chain call, retrying connection failures with doubling backoff (capped at
+/// `max_backoff`) until the chain has been unreachable for `reconnect`.
 pub async fn with_retry<T, F, Fut>(
     cfg: &FlowConfig,
     events: &mut (dyn FnMut(Event) + Send),
@@ -210,37 +259,74 @@ where
 {
     let mut wait = cfg.backoff;
     let mut attempt = 0;
+    let mut first_failure: Option<Instant> = None;
     loop {
         match op().await {
             Ok(v) => return Ok(v),
-            Err(ChainError::Connection(msg)) if attempt < cfg.retries => {
+            Err(ChainError::Connection(msg)) => {
+                let since = *first_failure.get_or_insert_with(Instant::now);
+                let left = cfg.reconnect.saturating_sub(since.elapsed());
+                if left.is_zero() {
+                    return Err(ChainError::Connection(format!(
+                        "{msg} (unreachable for {:.0} s, giving up)",
+                        since.elapsed().as_secs_f64()
+                    )));
+                }
                 attempt += 1;
                 events(Event::Retrying {
                     attempt,
                     error: msg,
                 });
-                tokio::time::sleep(wait).await;
-                wait = wait.saturating_mul(2).min(Duration::from_secs(30));
+                tokio::time::sleep(wait.min(left)).await;
+                wait = wait.saturating_mul(2).min(cfg.max_backoff);
             }
             Err(e) => return Err(e),
         }
     }
 }
 
-/// Checks everything that can be checked before mining; returns the subnet state, or
-/// `Ok(Err(uid))` when the hotkey is already registered.
+/// What the checks before mining found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precheck {
+    /// Everything the runtime checks from storage allows the registration.
+    Ready(SubnetState),
+    /// The hotkey already has this UID on the subnet.
+    AlreadyRegistered(u16),
+}
+
+/// A message for the interval rate limit.
+fn rate_limit_message(netuid: u16, limit: &rules::RateLimit, cfg: &FlowConfig) -> String {
+    let eta = match cfg.block_time {
+        Some(t) => format!(
+            ", about {}",
+            rules::human_duration(t.as_secs_f64() * limit.blocks_left as f64)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "subnet {netuid} has reached its registration limit for this interval \
+         ({} registrations, limit {} = 3 x TargetRegistrationsPerInterval); the node refuses \
+         register until the interval resets at block #{} (in {} blocks{eta})",
+        limit.registrations, limit.limit, limit.resets_at, limit.blocks_left
+    )
+}
+
+/// Checks everything that can be checked before mining.
 pub async fn check_registration(
     chain: &dyn Chain,
     netuid: u16,
     hotkey: &Hash,
     cfg: &FlowConfig,
     events: &mut (dyn FnMut(Event) + Send),
-) -> Result<Result<SubnetState, u16>, FlowError> {
+) -> Result<Precheck, FlowError> {
     if netuid == 0 {
         return Err(FlowError::Usage(
             "netuid 0 is the root subnet, where proof-of-work registration is not permitted".into(),
         ));
     }
+    let best = with_retry(cfg, events, || chain.best_head())
+        .await
+        .map_err(FlowError::Chain)?;
     let state = with_retry(cfg, events, || chain.subnet_state(netuid, hotkey))
         .await
         .map_err(FlowError::Chain)?;
@@ -251,7 +337,7 @@ pub async fn check_registration(
         )));
     }
     if let Some(uid) = state.uid {
-        return Ok(Err(uid));
+        return Ok(Precheck::AlreadyRegistered(uid));
     }
     if !state.registration_allowed {
         return Err(FlowError::NotAllowed(format!(
@@ -263,13 +349,34 @@ pub async fn check_registration(
             "proof-of-work registration is disabled on subnet {netuid} (NetworkPowRegistrationAllowed is false)"
         )));
     }
-    Ok(Ok(state))
+    if state.max_allowed_uids == 0 {
+        return Err(FlowError::NotAllowed(format!(
+            "subnet {netuid} allows no neurons (MaxAllowedUids is 0)"
+        )));
+    }
+    if let Some(limit) = rules::rate_limited(&state, best.number) {
+        return Err(FlowError::RateLimited(rate_limit_message(
+            netuid, &limit, cfg,
+        )));
+    }
+    Ok(Precheck::Ready(state))
 }
 
+/// The challenge being mined.
 struct Job {
     id: u64,
     head: Head,
     work: Work,
+}
+
+/// A verified proof, ready to send.
+#[derive(Clone)]
+struct Proof {
+    work_block: Head,
+    work: Work,
+    nonce: u64,
+    seal: Hash,
+    device: String,
 }
 
 fn challenge_for(goal: &Goal, head: &Head) -> Challenge {
@@ -301,14 +408,12 @@ fn challenge_for(goal: &Goal, head: &Head) -> Challenge {
     }
 }
 
-/// The work window rule of the runtime, judged for inclusion at block `now`.
-pub fn in_window(goal: &Goal, work_block: u64, now: u64) -> bool {
-    match goal {
-        Goal::Register {
-            scheme: Scheme::V1, ..
-        } => work_block < now && now - work_block < 3,
-        _ => work_block <= now && now - work_block < 3,
-    }
+/// What happens next after a step of the flow.
+enum Next {
+    /// Keep going.
+    Continue,
+    /// The goal is reached.
+    Done(Success),
 }
 
 struct Runner<'a> {
@@ -318,29 +423,54 @@ struct Runner<'a> {
     events: &'a mut (dyn FnMut(Event) + Send),
     miner: &'a mut dyn Miner,
     next_id: u64,
+    refused: u32,
+    /// The difficulty whose expected time was last judged.
+    judged: Option<u64>,
 }
 
 impl Runner<'_> {
-    async fn difficulty(&mut self) -> Result<(u64, Option<SubnetState>), FlowError> {
+    async fn state(&mut self) -> Result<Option<SubnetState>, FlowError> {
         match self.goal {
-            Goal::Faucet { .. } => Ok((pow_seal::FAUCET_DIFFICULTY, None)),
+            Goal::Faucet { .. } => Ok(None),
             Goal::Register { netuid, hotkey, .. } => {
                 let chain = self.chain;
-                let state = with_retry(self.cfg, self.events, || {
+                with_retry(self.cfg, self.events, || {
                     chain.subnet_state(netuid, &hotkey)
                 })
                 .await
-                .map_err(FlowError::Chain)?;
-                Ok((state.mining_difficulty(), Some(state)))
+                .map(Some)
+                .map_err(FlowError::Chain)
             }
         }
     }
 
-    async fn start(&mut self, head: Head) -> Result<Result<Job, Success>, FlowError> {
-        let (difficulty, state) = self.difficulty().await?;
-        if let Some(uid) = state.as_ref().and_then(|s| s.uid) {
-            return Ok(Err(Success::AlreadyRegistered { uid }));
+    fn netuid(&self) -> u16 {
+        match self.goal {
+            Goal::Register { netuid, .. } => netuid,
+            Goal::Faucet { .. } => 0,
         }
+    }
+
+    /// Starts mining on `head` (after reading the subnet as it is now), or ends the run when
+    /// the hotkey got registered or the interval limit was reached meanwhile.
+    async fn start(&mut self, head: Head) -> Result<Result<Job, Success>, FlowError> {
+        let state = self.state().await?;
+        let difficulty = match &state {
+            None => pow_seal::FAUCET_DIFFICULTY,
+            Some(s) => {
+                if let Some(uid) = s.uid {
+                    return Ok(Err(Success::AlreadyRegistered { uid }));
+                }
+                if let Some(limit) = rules::rate_limited(s, head.number) {
+                    return Err(FlowError::RateLimited(rate_limit_message(
+                        self.netuid(),
+                        &limit,
+                        self.cfg,
+                    )));
+                }
+                s.mining_difficulty()
+            }
+        };
         self.next_id += 1;
         let work = Work::new(challenge_for(&self.goal, &head), difficulty);
         self.miner.set_work(self.next_id, &work);
@@ -349,11 +479,40 @@ impl Runner<'_> {
             block: head,
             difficulty,
         });
+        self.judged = self.judged.filter(|d| *d == difficulty);
         Ok(Ok(Job {
             id: self.next_id,
             head,
             work,
         }))
+    }
+
+    /// Once the miner has a measured rate, judges the expected time to a proof at
+    /// `difficulty` (again whenever the difficulty changes).
+    fn judge_expected(&mut self, difficulty: u64) -> Result<(), FlowError> {
+        if self.judged == Some(difficulty) {
+            return Ok(());
+        }
+        let Some(rate) = self.miner.rate().filter(|r| *r > 0.0) else {
+            return Ok(());
+        };
+        self.judged = Some(difficulty);
+        let seconds = rules::expected_seconds(difficulty, rate);
+        (self.events)(Event::Expected {
+            difficulty,
+            rate,
+            seconds,
+        });
+        match self.cfg.max_expected {
+            Some(max) if seconds > max.as_secs_f64() => Err(FlowError::Hopeless(format!(
+                "difficulty {difficulty} cannot be met in a reasonable time: expected {} at the \
+                 measured {:.3e} attempts/s (the limit is {}; raise it with --max-expected-seconds)",
+                rules::human_duration(seconds),
+                rate,
+                rules::human_duration(max.as_secs_f64())
+            ))),
+            _ => Ok(()),
+        }
     }
 
     async fn subscribe(&mut self) -> Result<HeadStream, FlowError> {
@@ -370,60 +529,57 @@ impl Runner<'_> {
             .map_err(FlowError::Chain)
     }
 
-    /// Rechecks a solution against the chain as it is now; `Err(reason)` means stale.
-    async fn recheck(
-        &mut self,
-        job: &Job,
-        nonce: u64,
-        seal: &Hash,
-    ) -> Result<Result<(), String>, FlowError> {
+    /// Rechecks a proof against the chain as it is now; `Err(reason)` means it cannot succeed.
+    /// The per-block registration count is not checked: it is reset when the next block
+    /// starts, and the extrinsic runs in that block.
+    async fn recheck(&mut self, proof: &Proof) -> Result<Result<(), String>, FlowError> {
         let best = self.best().await?;
-        // The pool validates (and the block includes) the extrinsic as block best + 1.
-        let now = best.number + 1;
-        if !in_window(&self.goal, job.head.number, now) {
+        if !self
+            .goal
+            .window_rule()
+            .sendable(proof.work_block.number, best.number)
+        {
             return Ok(Err(format!(
-                "work block #{} is outside the window at block #{now}",
-                job.head.number
+                "work block #{} is outside the window at block #{}",
+                proof.work_block.number,
+                best.number + 1
             )));
         }
-        if let Goal::Register { netuid, hotkey, .. } = self.goal {
-            let chain = self.chain;
-            let state = with_retry(self.cfg, self.events, || {
-                chain.subnet_state(netuid, &hotkey)
-            })
-            .await
-            .map_err(FlowError::Chain)?;
-            if let Some(uid) = state.uid {
+        let Some(state) = self.state().await? else {
+            return Ok(Ok(()));
+        };
+        if let Some(uid) = state.uid {
+            return Ok(Err(format!(
+                "the hotkey was registered meanwhile (UID {uid})"
+            )));
+        }
+        if let Some(last) = state.last_pow_registration_block {
+            if proof.work_block.number <= last {
                 return Ok(Err(format!(
-                    "the hotkey was registered meanwhile (UID {uid})"
+                    "work block #{} is not after this hotkey's last PoW registration (#{last})",
+                    proof.work_block.number
                 )));
             }
-            if let Some(last) = state.last_pow_registration_block {
-                if job.head.number <= last {
-                    return Ok(Err(format!(
-                        "work block #{} is not after this hotkey's last PoW registration (#{last})",
-                        job.head.number
-                    )));
-                }
-            }
-            if state.registrations_this_block >= state.max_registrations_per_block {
-                return Ok(Err(format!(
-                    "subnet {netuid} already has {} of {} registrations in block #{}",
-                    state.registrations_this_block, state.max_registrations_per_block, best.number
-                )));
-            }
-            let chain_rule = Work::new(job.work.challenge.clone(), state.difficulty.max(1));
-            if !chain_rule.verify_claim(nonce, seal) {
-                return Ok(Err(format!(
-                    "difficulty rose to {} and the seal no longer meets it",
-                    state.difficulty
-                )));
-            }
+        }
+        if let Some(limit) = rules::rate_limited(&state, best.number) {
+            return Err(FlowError::RateLimited(rate_limit_message(
+                self.netuid(),
+                &limit,
+                self.cfg,
+            )));
+        }
+        let chain_rule = Work::new(proof.work.challenge.clone(), state.mining_difficulty());
+        if !chain_rule.verify_claim(proof.nonce, &proof.seal) {
+            return Ok(Err(format!(
+                "difficulty rose to {} and the seal no longer meets it",
+                state.difficulty
+            )));
         }
         Ok(Ok(()))
     }
 
-    fn call_for(&self, job: &Job, nonce: u64, seal: Hash) -> Call {
+    fn call_for(&self, proof: &Proof) -> Call {
+        let (work_block, nonce, work) = (proof.work_block.number, proof.nonce, proof.seal);
         match self.goal {
             Goal::Register {
                 netuid,
@@ -432,9 +588,9 @@ impl Runner<'_> {
                 ..
             } => Call::PowRegister {
                 netuid,
-                work_block: job.head.number,
+                work_block,
                 nonce,
-                work: seal,
+                work,
                 hotkey,
             },
             Goal::Register {
@@ -444,17 +600,154 @@ impl Runner<'_> {
                 coldkey,
             } => Call::Register {
                 netuid,
-                block_number: job.head.number,
+                block_number: work_block,
                 nonce,
-                work: seal,
+                work,
                 hotkey,
                 coldkey,
             },
             Goal::Faucet { .. } => Call::Faucet {
-                block_number: job.head.number,
+                block_number: work_block,
                 nonce,
-                work: seal,
+                work,
             },
+        }
+    }
+
+    /// Sends `proof` and judges the answer. A proof refused for this block only goes to
+    /// `held`; anything that needs a fresh challenge restarts mining at the best block.
+    async fn send(
+        &mut self,
+        proof: Proof,
+        signer: &Sr25519Pair,
+        held: &mut Option<Proof>,
+        job: &mut Job,
+    ) -> Result<Next, FlowError> {
+        let call = self.call_for(&proof);
+        (self.events)(Event::Submitting {
+            call: call.name(),
+            block: proof.work_block.number,
+            nonce: proof.nonce,
+            device: proof.device.clone(),
+        });
+        let verdict = match self.chain.submit(&call, signer).await {
+            Ok(Outcome::Registered { uid, block }) => {
+                return Ok(Next::Done(Success::Registered {
+                    uid,
+                    block,
+                    work_block: proof.work_block.number,
+                    nonce: proof.nonce,
+                    seal: proof.seal,
+                }))
+            }
+            Ok(Outcome::Funded { amount, block }) => {
+                return Ok(Next::Done(Success::Funded {
+                    amount,
+                    block,
+                    work_block: proof.work_block.number,
+                    nonce: proof.nonce,
+                }))
+            }
+            Ok(Outcome::ModuleError {
+                pallet,
+                error,
+                block,
+            }) => {
+                let verdict = rules::module_error_verdict(&error);
+                let text = format!("{pallet}.{error} in block #{}", block.number);
+                let err = FlowError::Module {
+                    pallet,
+                    error,
+                    block,
+                };
+                if verdict == Verdict::Fatal {
+                    return Err(err);
+                }
+                (verdict, text, err)
+            }
+            Ok(Outcome::Rejected { message }) => match rules::decode_pool_refusal(&message) {
+                Some(r) if r.verdict == Verdict::Fatal => {
+                    return Err(FlowError::Refused {
+                        name: r.name,
+                        answer: r.answer,
+                    })
+                }
+                Some(r) => (
+                    r.verdict,
+                    format!("{} ({})", r.name, r.answer),
+                    FlowError::Refused {
+                        name: r.name,
+                        answer: r.answer,
+                    },
+                ),
+                None => {
+                    return Err(FlowError::Refused {
+                        name: "Rejected".into(),
+                        answer: message,
+                    })
+                }
+            },
+            Ok(Outcome::Failed { message, block }) => {
+                return Err(FlowError::Failed(format!(
+                    "extrinsic failed in block #{}: {message}",
+                    block.number
+                )))
+            }
+            Err(ChainError::Connection(e)) => {
+                // The node went away with the extrinsic in flight: it may or may not have
+                // been included. Keep the proof; the next head (after reconnecting) shows
+                // the UID if it was, and the proof is sent again if it was not.
+                let text = format!("connection lost while sending: {e}");
+                (Verdict::NextBlock, text.clone(), FlowError::Failed(text))
+            }
+            Err(e) => return Err(FlowError::Chain(e)),
+        };
+        let (verdict, text, err) = verdict;
+        match verdict {
+            Verdict::NextBlock => {
+                (self.events)(Event::Held {
+                    error: text,
+                    block: proof.work_block.number,
+                });
+                *held = Some(proof);
+                Ok(Next::Continue)
+            }
+            Verdict::RateLimited => {
+                let state = self.state().await?;
+                let best = self.best().await?;
+                let detail = state
+                    .as_ref()
+                    .and_then(|s| rules::rate_limited(s, best.number))
+                    .map(|l| rate_limit_message(self.netuid(), &l, self.cfg))
+                    .unwrap_or_else(|| {
+                        format!(
+                            "subnet {} has reached its registration limit for this interval",
+                            self.netuid()
+                        )
+                    });
+                Err(FlowError::RateLimited(format!(
+                    "{detail}; the chain answered: {text}"
+                )))
+            }
+            Verdict::AlreadyRegistered => match self.state().await?.and_then(|s| s.uid) {
+                Some(uid) => Ok(Next::Done(Success::AlreadyRegistered { uid })),
+                None => Err(FlowError::Failed(format!(
+                    "the chain answered {text}, but the hotkey has no UID"
+                ))),
+            },
+            Verdict::MineAgain | Verdict::Fatal => {
+                self.refused += 1;
+                if self.refused >= self.cfg.max_submissions {
+                    return Err(err);
+                }
+                (self.events)(Event::Refused { error: text });
+                let best = self.best().await?;
+                *job = match self.start(best).await? {
+                    Ok(j) => j,
+                    Err(done) => return Ok(Next::Done(done)),
+                };
+                Ok(Next::Continue)
+            }
         }
     }
 }
@@ -496,6 +789,8 @@ async fn run(
         events,
         miner,
         next_id: 0,
+        refused: 0,
+        judged: None,
     };
     let result = drive(&mut r, signer, solutions).await;
     r.miner.stop();
@@ -513,28 +808,51 @@ async fn drive(
         Ok(j) => j,
         Err(done) => return Ok(done),
     };
-    let mut refused = 0u32;
+    let mut held: Option<Proof> = None;
+    // Waits before re-opening a head subscription that ended; reset by every head.
+    let mut resubscribe_wait = r.cfg.backoff;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
             next = heads.next() => {
                 let head = match next {
-                    Some(Ok(h)) => h,
+                    Some(Ok(h)) => {
+                        resubscribe_wait = r.cfg.backoff;
+                        h
+                    }
                     other => {
                         let why = match other {
                             Some(Err(e)) => e.to_string(),
                             _ => "head subscription ended".to_string(),
                         };
-                        (r.events)(Event::Retrying { attempt: 0, error: why });
-                        // Keep mining the current job while the subscription comes back.
+                        (r.events)(Event::Retrying { attempt: 0, error: format!(
+                            "{why}; subscribing again in {} ms", resubscribe_wait.as_millis()
+                        ) });
+                        // Mining goes on with the current job meanwhile.
+                        tokio::time::sleep(resubscribe_wait).await;
+                        resubscribe_wait = resubscribe_wait.saturating_mul(2).min(r.cfg.max_backoff);
                         heads = r.subscribe().await?;
                         r.best().await?
                     }
                 };
-                if head != job.head && head.number >= job.head.number {
-                    job = match r.start(head).await? {
-                        Ok(j) => j,
-                        Err(done) => return Ok(done),
-                    };
+                // Any new best block counts, a lower one too: after a node restart or a
+                // switch to a lagging node the old head may no longer exist.
+                if head.hash == job.head.hash {
+                    continue;
+                }
+                job = match r.start(head).await? {
+                    Ok(j) => j,
+                    Err(done) => return Ok(done),
+                };
+                if let Some(proof) = held.take() {
+                    match r.recheck(&proof).await? {
+                        Ok(()) => {
+                            if let Next::Done(ok) = r.send(proof, signer, &mut held, &mut job).await? {
+                                return Ok(ok);
+                            }
+                        }
+                        Err(reason) => (r.events)(Event::Stale { reason: format!("held proof dropped: {reason}") }),
+                    }
                 }
             }
             found = solutions.recv() => {
@@ -547,13 +865,25 @@ async fn drive(
                     });
                     continue;
                 }
+                // The trust boundary to the chain: nothing unverified is ever sent.
                 if !job.work.verify_claim(sol.nonce, &sol.seal) {
                     (r.events)(Event::Stale {
                         reason: format!("device {} reported nonce {} whose seal does not verify", sol.device, sol.nonce),
                     });
                     continue;
                 }
-                if let Err(reason) = r.recheck(&job, sol.nonce, &sol.seal).await? {
+                if held.is_some() {
+                    // One proof at a time: the held one goes first with the next block.
+                    continue;
+                }
+                let proof = Proof {
+                    work_block: job.head,
+                    work: job.work.clone(),
+                    nonce: sol.nonce,
+                    seal: sol.seal,
+                    device: sol.device,
+                };
+                if let Err(reason) = r.recheck(&proof).await? {
                     (r.events)(Event::Stale { reason });
                     // Mine again on the newest block right away.
                     let best = r.best().await?;
@@ -563,56 +893,22 @@ async fn drive(
                     };
                     continue;
                 }
-                let call = r.call_for(&job, sol.nonce, sol.seal);
-                (r.events)(Event::Submitting {
-                    call: call.name(),
-                    block: job.head.number,
-                    nonce: sol.nonce,
-                    device: sol.device.clone(),
-                });
-                r.miner.stop();
-                let outcome = r.chain.submit(&call, signer).await.map_err(FlowError::Chain)?;
-                match outcome {
-                    Outcome::Registered { uid, block } => {
-                        return Ok(Success::Registered {
-                            uid,
-                            block,
-                            work_block: job.head.number,
-                            nonce: sol.nonce,
-                            seal: sol.seal,
-                        })
-                    }
-                    Outcome::Funded { amount, block } => {
-                        return Ok(Success::Funded {
-                            amount,
-                            block,
-                            work_block: job.head.number,
-                            nonce: sol.nonce,
-                        })
-                    }
-                    Outcome::ModuleError { pallet, error, block } => {
-                        refused += 1;
-                        if !RETRYABLE.contains(&error.as_str()) || refused >= r.cfg.max_submissions {
-                            return Err(FlowError::Module { pallet, error, block });
-                        }
-                        (r.events)(Event::Refused { error: format!("{pallet}.{error}") });
-                    }
-                    Outcome::Rejected { message } => {
-                        refused += 1;
-                        if refused >= r.cfg.max_submissions {
-                            return Err(FlowError::Failed(format!("the node refused the extrinsic: {message}")));
-                        }
-                        (r.events)(Event::Refused { error: message });
-                    }
-                    Outcome::Failed { message, block } => {
-                        return Err(FlowError::Failed(format!("extrinsic failed in block #{}: {message}", block.number)));
-                    }
+                if let Next::Done(ok) = r.send(proof, signer, &mut held, &mut job).await? {
+                    return Ok(ok);
                 }
-                let best = r.best().await?;
-                job = match r.start(best).await? {
-                    Ok(j) => j,
-                    Err(done) => return Ok(done),
-                };
+                if held.is_some() {
+                    // The miner may have stopped at its solution: keep it busy on the best
+                    // block while the held proof waits for the next one.
+                    let best = r.best().await?;
+                    job = match r.start(best).await? {
+                        Ok(j) => j,
+                        Err(done) => return Ok(done),
+                    };
+                }
+            }
+            _ = tick.tick() => {
+                let difficulty = job.work.difficulty;
+                r.judge_expected(difficulty)?;
             }
         }
     }

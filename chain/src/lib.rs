@@ -11,6 +11,7 @@ pub mod dev;
 pub mod flow;
 pub mod network;
 pub mod rpc;
+pub mod rules;
 pub mod runtime;
 
 use futures::stream::BoxStream;
@@ -52,23 +53,26 @@ pub struct SubnetState {
     pub last_pow_registration_block: Option<u64>,
     /// `Difficulty(netuid)`.
     pub difficulty: u64,
-    /// `MinDifficulty(netuid)`.
+    /// `MinDifficulty(netuid)` (informational: the runtime does not check it).
     pub min_difficulty: Option<u64>,
-    /// `MaxDifficulty(netuid)`.
+    /// `MaxDifficulty(netuid)` (informational: the runtime does not check it).
     pub max_difficulty: Option<u64>,
+    /// `RegistrationsThisInterval(netuid)`.
+    pub registrations_this_interval: u16,
+    /// `TargetRegistrationsPerInterval(netuid)`; the interval limit is three times this.
+    pub target_registrations_per_interval: u16,
+    /// `LastAdjustmentBlock(netuid)`: where the current interval began.
+    pub last_adjustment_block: u64,
+    /// `AdjustmentInterval(netuid)`: blocks per interval.
+    pub adjustment_interval: u16,
+    /// `MaxAllowedUids(netuid)`.
+    pub max_allowed_uids: u16,
 }
 
 impl SubnetState {
-    /// The difficulty to mine at: the SDK's clamp of `Difficulty` into `MinDifficulty..MaxDifficulty`
-    /// (at least 1), raised to the runtime's own `Difficulty.max(1)` when that is higher, so a
-    /// proof always passes the chain's check.
+    /// The difficulty to mine at: the runtime's `Difficulty` (see [`rules::mining_difficulty`]).
     pub fn mining_difficulty(&self) -> u64 {
-        let sdk = pow_seal::effective_difficulty(
-            Some(self.difficulty),
-            self.min_difficulty,
-            self.max_difficulty,
-        );
-        sdk.max(self.difficulty.max(1))
+        rules::mining_difficulty(self.difficulty)
     }
 }
 

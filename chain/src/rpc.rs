@@ -20,8 +20,21 @@ type Legacy = subxt::rpcs::LegacyRpcMethods<subxt::config::RpcConfigFor<Substrat
 
 #[derive(Clone)]
 struct Conn {
+    /// subxt's default backend (chainHead, archive and legacy families, each request trying
+    /// them in turn): storage reads and metadata.
     client: Client,
+    /// The same connection through the legacy family only: submissions (so that a refusal
+    /// comes back as the node gave it, not replaced by another family's "method not found")
+    /// and the fallback head subscription.
+    legacy_client: Client,
     legacy: Legacy,
+    /// Whether the node serves `author_submitAndWatchExtrinsic` and `chain_subscribeNewHeads`.
+    has_legacy_submit: bool,
+    has_legacy_heads: bool,
+    has_chainhead: bool,
+    /// Set once chainHead's follow subscription has ended before its first block on this
+    /// connection: later subscriptions go straight to `chain_subscribeNewHeads`.
+    chainhead_heads_broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// A node reached over `ws://` or `wss://`. A dropped connection is reopened on the next call.
@@ -58,6 +71,24 @@ impl subxt::tx::Signer<SubstrateConfig> for PairSigner<'_> {
     }
 }
 
+/// How long a new chainHead follow subscription may take to report its first block before
+/// the legacy family is used instead.
+const FIRST_HEAD_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn head_stream(blocks: subxt::client::Blocks<SubstrateConfig>) -> HeadStream {
+    futures::stream::unfold(blocks, |mut blocks| async move {
+        let next = blocks.next().await?;
+        let item = next
+            .map(|b| Head {
+                number: b.number(),
+                hash: to_hash(b.hash()),
+            })
+            .map_err(classify);
+        Some((item, blocks))
+    })
+    .boxed()
+}
+
 fn to_hash(h: impl AsRef<[u8]>) -> Hash {
     let mut out = [0u8; 32];
     out.copy_from_slice(h.as_ref());
@@ -80,10 +111,31 @@ impl RpcChain {
             .await
             .map_err(|e| ChainError::Connection(format!("cannot connect to {url}: {e}")))?;
         let legacy = Legacy::new(rpc.clone());
+        let methods = subxt::rpcs::ChainHeadRpcMethods::<
+            subxt::config::RpcConfigFor<SubstrateConfig>,
+        >::new(rpc.clone())
+        .rpc_methods()
+        .await
+        .map_err(|e| {
+            ChainError::Connection(format!("cannot list the RPC methods of {url}: {e}"))
+        })?;
+        let has = |m: &str| methods.iter().any(|x| x == m);
+        let legacy_backend = subxt::backend::LegacyBackend::builder().build(rpc.clone());
+        let legacy_client = Client::from_backend(std::sync::Arc::new(legacy_backend))
+            .await
+            .map_err(|e| ChainError::Connection(format!("cannot open a client on {url}: {e}")))?;
         let client = Client::from_rpc_client(rpc)
             .await
             .map_err(|e| ChainError::Connection(format!("cannot open a client on {url}: {e}")))?;
-        Ok(Conn { client, legacy })
+        Ok(Conn {
+            client,
+            legacy_client,
+            legacy,
+            has_legacy_submit: has("author_submitAndWatchExtrinsic"),
+            has_legacy_heads: has("chain_subscribeNewHeads"),
+            has_chainhead: has("chainHead_v1_follow"),
+            chainhead_heads_broken: Default::default(),
+        })
     }
 
     async fn conn(&self) -> Result<Conn, ChainError> {
@@ -173,22 +225,37 @@ impl Chain for RpcChain {
     }
 
     async fn subscribe_heads(&self) -> Result<HeadStream, ChainError> {
+        use std::sync::atomic::Ordering;
         let c = self.conn().await?;
-        let blocks = match c.client.stream_best_blocks().await {
-            Ok(b) => b,
-            Err(e) => return self.fail(classify(e)).await,
-        };
-        let stream = futures::stream::unfold(blocks, |mut blocks| async move {
-            let next = blocks.next().await?;
-            let item = next
-                .map(|b| Head {
-                    number: b.number(),
-                    hash: to_hash(b.hash()),
-                })
-                .map_err(classify);
-            Some((item, blocks))
-        });
-        Ok(stream.boxed())
+        let use_chainhead = c.has_chainhead && !c.chainhead_heads_broken.load(Ordering::Relaxed);
+        if use_chainhead {
+            // chainHead_v1_follow first (the current family). A follow that ends or fails
+            // before its first block (as chopsticks 1.5.1's, whose runtime events do not
+            // conform) marks the family broken for this connection.
+            let mut heads = match c.client.stream_best_blocks().await {
+                Ok(b) => head_stream(b),
+                Err(e) => return self.fail(classify(e)).await,
+            };
+            match tokio::time::timeout(FIRST_HEAD_WAIT, heads.next()).await {
+                Ok(Some(Ok(first))) => {
+                    return Ok(futures::stream::once(async move { Ok(first) })
+                        .chain(heads)
+                        .boxed())
+                }
+                _ if c.has_legacy_heads => {
+                    c.chainhead_heads_broken.store(true, Ordering::Relaxed);
+                }
+                Ok(Some(Err(e))) => return self.fail(e).await,
+                _ => return Err(ChainError::Protocol(
+                    "chainHead_v1_follow gave no block and the node has no chain_subscribeNewHeads"
+                        .into(),
+                )),
+            }
+        }
+        match c.legacy_client.stream_best_blocks().await {
+            Ok(b) => Ok(head_stream(b)),
+            Err(e) => self.fail(classify(e)).await,
+        }
     }
 
     async fn runtime(&self) -> Result<RuntimeInfo, ChainError> {
@@ -208,7 +275,17 @@ impl Chain for RpcChain {
                     )
                 })
         };
+        let minimum_period = at
+            .constants()
+            .entry(subxt::dynamic::constant::<u64>(
+                "Timestamp",
+                "MinimumPeriod",
+            ))
+            .ok();
         Ok(RuntimeInfo {
+            block_time_ms: minimum_period
+                .map(|p| p.saturating_mul(2))
+                .filter(|t| *t > 0),
             spec_version: at.spec_version(),
             caps: Capabilities {
                 pow_register: fields_of("pow_register").is_some(),
@@ -274,11 +351,43 @@ impl Chain for RpcChain {
                 .unwrap_or(1),
             min_difficulty: self.read::<_, u64>(&at, "MinDifficulty", key).await?,
             max_difficulty: self.read::<_, u64>(&at, "MaxDifficulty", key).await?,
+            registrations_this_interval: self
+                .read::<_, u16>(&at, "RegistrationsThisInterval", key)
+                .await?
+                .unwrap_or(0),
+            target_registrations_per_interval: self
+                .read::<_, u16>(&at, "TargetRegistrationsPerInterval", key)
+                .await?
+                .unwrap_or(u16::MAX),
+            last_adjustment_block: self
+                .read::<_, u64>(&at, "LastAdjustmentBlock", key)
+                .await?
+                .unwrap_or(0),
+            adjustment_interval: self
+                .read::<_, u16>(&at, "AdjustmentInterval", key)
+                .await?
+                .unwrap_or(0),
+            max_allowed_uids: self
+                .read::<_, u16>(&at, "MaxAllowedUids", key)
+                .await?
+                .unwrap_or(u16::MAX),
         })
     }
 
     async fn submit(&self, call: &Call, signer: &Sr25519Pair) -> Result<Outcome, ChainError> {
-        let (_, at) = self.best_at().await?;
+        let (c, best) = self.best_at().await?;
+        // Submit through one family only, so the node's own answer is what comes back. The
+        // legacy family where the node has it (every node here, chopsticks included; it
+        // serves no transactionWatch_v1), the default backend otherwise.
+        let via = if c.has_legacy_submit {
+            &c.legacy_client
+        } else {
+            &c.client
+        };
+        let at = match via.at_block(best.block_hash()).await {
+            Ok(a) => a,
+            Err(e) => return self.fail(classify(e)).await,
+        };
         let account = |h: &Hash| Value::from_bytes(h);
         let payload = match call {
             Call::PowRegister {
@@ -339,10 +448,13 @@ impl Chain for RpcChain {
         {
             Ok(p) => p,
             Err(e) => {
-                // Encoding errors and pool refusals both land here; neither is retried.
-                return Ok(Outcome::Rejected {
-                    message: e.to_string(),
-                });
+                let text = e.to_string();
+                // A pool refusal or an encoding error is the node's (or the call's) answer; a
+                // dropped connection is not, and may be retried.
+                if crate::rules::decode_pool_refusal(&text).is_none() && is_connection_text(&text) {
+                    return self.fail(ChainError::Connection(text)).await;
+                }
+                return Ok(Outcome::Rejected { message: text });
             }
         };
         use subxt::tx::TransactionStatus as S;
@@ -381,6 +493,22 @@ impl Chain for RpcChain {
     fn describe(&self) -> String {
         self.url.clone()
     }
+}
+
+/// Whether an error text says the connection (not the node) failed.
+fn is_connection_text(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "connection",
+        "restart",
+        "closed",
+        "transport",
+        "broken pipe",
+        "reset by peer",
+        "background task",
+    ]
+    .iter()
+    .any(|w| t.contains(w))
 }
 
 fn value_u64(v: &Value, index: usize) -> Option<u64> {

@@ -34,6 +34,8 @@ pub struct RuntimeInfo {
     pub spec_version: u32,
     /// Registration calls in the metadata.
     pub caps: Capabilities,
+    /// Target block time in milliseconds (twice `Timestamp.MinimumPeriod`), when known.
+    pub block_time_ms: Option<u64>,
 }
 
 /// The registration scheme to use.
@@ -129,6 +131,7 @@ mod tests {
                 register: fields.map(|f| RegisterFields(f.iter().map(|s| s.to_string()).collect())),
                 faucet: false,
             },
+            block_time_ms: None,
         }
     }
 

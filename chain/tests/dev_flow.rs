@@ -7,7 +7,7 @@ use std::time::Duration;
 use pow_chain::dev::{DevChain, DevConfig, DevRuntime, DevSubnet};
 use pow_chain::flow::{
     check_registration, mine_and_submit, Event, FlowConfig, FlowError, Goal, MinedSolution, Miner,
-    ScanMiner, Success,
+    Precheck, ScanMiner, Success,
 };
 use pow_chain::{Call, Chain, Outcome, Scheme};
 use pow_seal::{Challenge, SealOrder, Work};
@@ -21,9 +21,12 @@ fn pair(seed: u8) -> Sr25519Pair {
 fn cfg() -> FlowConfig {
     FlowConfig {
         max_submissions: 3,
-        retries: 5,
+        reconnect: Duration::from_secs(5),
         backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(100),
         deadline: Some(Duration::from_secs(120)),
+        max_expected: None,
+        block_time: None,
     }
 }
 
@@ -79,10 +82,12 @@ async fn v1_registers_end_to_end() {
     let (hot, cold) = (pair(1), pair(2));
     let rt = chain.runtime().await.unwrap();
     assert_eq!(rt.registration_scheme(None), Ok(Scheme::V1));
-    let state = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
+    let Precheck::Ready(state) = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
         .await
         .unwrap()
-        .unwrap();
+    else {
+        panic!("not ready")
+    };
     assert_eq!(state.mining_difficulty(), 20_000);
     let ok = register_with_scan(&chain, Scheme::V1, &hot, &cold)
         .await
@@ -109,7 +114,7 @@ async fn v1_registers_end_to_end() {
     let again = check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
         .await
         .unwrap();
-    assert_eq!(again, Err(0));
+    assert_eq!(again, Precheck::AlreadyRegistered(0));
     let second = register_with_scan(&chain, Scheme::V1, &hot, &cold)
         .await
         .unwrap();
@@ -416,7 +421,7 @@ async fn checks_refuse_before_mining() {
         check_registration(&chain, 1, &hot.public(), &cfg(), &mut |_| {})
             .await
             .unwrap(),
-        Err(uid)
+        Precheck::AlreadyRegistered(uid)
     );
     // The burning runtime is refused outright.
     let burned = dev(DevRuntime::Burned, None, 5_000);
@@ -568,7 +573,7 @@ async fn real_node_when_configured() {
     };
     let (hot, cold) = (pair(31), pair(32));
     match check_registration(&chain, netuid, &hot.public(), &cfg(), &mut |_| {}).await {
-        Ok(Ok(_)) => {
+        Ok(Precheck::Ready(_)) => {
             let r = register_with_scan_on(&chain, scheme, netuid, &hot, &cold).await;
             eprintln!("result: {r:?}");
             assert!(r.is_ok() || matches!(r, Err(FlowError::Module { .. })));

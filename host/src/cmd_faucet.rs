@@ -3,7 +3,8 @@
 //! little-endian, and the extrinsic is signed by the coldkey.
 
 use crate::cmd_register::{
-    connect, endpoint, finish, flow_config, log_event, open_miner, runtime, ChainArgs, Keys,
+    connect, endpoint, finish, flow_config, flow_failure, log_event, network_name, open_miner,
+    runtime, ChainArgs, Keys,
 };
 use crate::Context;
 use pow_chain::flow::{self, Goal, Success};
@@ -23,11 +24,13 @@ pub struct FaucetArgs {
 /// Runs `pow-host faucet`.
 pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
     let ep = endpoint(&args.chain)?;
-    let keys = Keys::load(&args.chain, ep == Endpoint::Dev)?;
-    let base = json!({
-        "coldkey": pow_wallet::ss58::encode(&keys.coldkey_public, 42),
-        "network": match &ep { Endpoint::Dev => "dev".to_string(), Endpoint::Url(u) => u.clone() },
-    });
+    let mut base = json!({ "network": network_name(&ep) });
+    // Only the coldkey signs the faucet: the hotkey file is not needed.
+    let keys = match Keys::load(&args.chain, ep == Endpoint::Dev, false) {
+        Ok(k) => k,
+        Err(f) => return finish(args.chain.json, base, Err(f)),
+    };
+    base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
     let cfg = flow_config(&args.chain, 3);
     let rt = runtime()?;
     let result = rt.block_on(async {
@@ -53,7 +56,7 @@ pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
             &mut log_event,
         )
         .await
-        .map_err(|e| Failure::runtime(e.to_string()))?;
+        .map_err(flow_failure)?;
         drop(miner);
         match r {
             Success::Funded {

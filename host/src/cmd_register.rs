@@ -7,7 +7,7 @@
 
 use crate::Context;
 use pow_chain::dev::{DevChain, DevConfig, DevRuntime, DevSubnet};
-use pow_chain::flow::{self, Event, FlowConfig, FlowError, Goal, MinedSolution, Success};
+use pow_chain::flow::{self, Event, FlowConfig, FlowError, Goal, MinedSolution, Precheck, Success};
 use pow_chain::network::{self, Endpoint};
 use pow_chain::rpc::RpcChain;
 use pow_chain::{Chain, Scheme};
@@ -59,9 +59,14 @@ pub struct ChainArgs {
     /// Give up after this many seconds.
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
-    /// How many times an unreachable endpoint or failing call is retried (with doubling backoff).
-    #[arg(long, default_value_t = 5, value_name = "N")]
-    pub retries: u32,
+    /// How long the node may stay unreachable (at start, or lost mid-run while the devices go
+    /// on mining) before giving up; retries back off from 0.25 s to at most 2 s.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    pub reconnect_timeout: u64,
+    /// Refuse to mine when the expected time to a proof at the measured rate is longer than
+    /// this (0: no limit).
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    pub max_expected_seconds: u64,
     /// Fixed nonce indexes per device search call (default: sized by the dispatcher to about
     /// 100 ms of each device's work).
     #[arg(long, value_name = "N")]
@@ -113,7 +118,8 @@ pub struct Keys {
 
 impl Keys {
     /// Loads the wallet named on the command line, or makes a throw-away one on the dev chain.
-    pub fn load(args: &ChainArgs, dev: bool) -> Result<Keys, Failure> {
+    /// Without `need_hotkey` (the faucet) the hotkey file is not read at all.
+    pub fn load(args: &ChainArgs, dev: bool, need_hotkey: bool) -> Result<Keys, Failure> {
         match &args.wallet_name {
             None if dev => {
                 let (hot, _) = Sr25519Pair::generate();
@@ -132,14 +138,19 @@ impl Keys {
                     name.as_deref().unwrap_or("default"),
                     &args.wallet_hotkey,
                 );
-                let hot = w
-                    .hotkey_pair(&PasswordSource::EnvOrPrompt)
-                    .map_err(wallet_failure)?;
+                let hot = if need_hotkey {
+                    Some(
+                        w.hotkey_pair(&PasswordSource::EnvOrPrompt)
+                            .map_err(wallet_failure)?,
+                    )
+                } else {
+                    None
+                };
                 let cold = w.coldkey_public().map_err(wallet_failure)?;
                 Ok(Keys {
-                    hotkey_public: hot.public(),
+                    hotkey_public: hot.as_ref().map_or([0; 32], |h| h.public()),
                     coldkey_public: cold,
-                    hotkey: Some(hot),
+                    hotkey: hot,
                     wallet: Some(w),
                     throwaway_coldkey: None,
                 })
@@ -184,9 +195,11 @@ pub fn endpoint(args: &ChainArgs) -> Result<Endpoint, Failure> {
 pub fn flow_config(args: &ChainArgs, max_submissions: u32) -> FlowConfig {
     FlowConfig {
         max_submissions: max_submissions.max(1),
-        retries: args.retries,
-        backoff: Duration::from_millis(500),
+        reconnect: Duration::from_secs(args.reconnect_timeout),
         deadline: args.timeout.map(Duration::from_secs),
+        max_expected: (args.max_expected_seconds > 0)
+            .then(|| Duration::from_secs(args.max_expected_seconds)),
+        ..FlowConfig::default()
     }
 }
 
@@ -217,12 +230,7 @@ pub async fn connect(
         Endpoint::Url(url) => {
             let chain = flow::with_retry(cfg, &mut log_event, || RpcChain::connect(url))
                 .await
-                .map_err(|e| {
-                    Failure::runtime(format!(
-                        "cannot reach {url} after {} retries: {e}",
-                        cfg.retries
-                    ))
-                })?;
+                .map_err(|e| Failure::runtime(format!("cannot reach {url}: {e}")))?;
             Ok(Box::new(chain))
         }
     }
@@ -240,7 +248,18 @@ pub fn log_event(e: Event) {
             block.number,
             &pow_seal::to_hex(&block.hash)[..18]
         ),
+        Event::Expected {
+            difficulty,
+            rate,
+            seconds,
+        } => eprintln!(
+            "expected time to a proof at difficulty {difficulty}: {} at the measured {rate:.3e} attempts/s",
+            pow_chain::rules::human_duration(seconds)
+        ),
         Event::Stale { reason } => eprintln!("stale proof not sent: {reason}"),
+        Event::Held { error, block } => eprintln!(
+            "not in this block: {error}; the proof for work block #{block} is kept for the next block"
+        ),
         Event::Submitting {
             call,
             block,
@@ -277,7 +296,8 @@ pub fn open_miner(
     Ok((miner, rx))
 }
 
-fn flow_failure(e: FlowError) -> Failure {
+/// Usage errors exit 2, everything else 1.
+pub fn flow_failure(e: FlowError) -> Failure {
     match e {
         FlowError::Usage(m) => Failure::usage(m),
         other => Failure::runtime(other.to_string()),
@@ -315,6 +335,14 @@ fn merge(v: &mut Value, base: Value) {
     }
 }
 
+/// The network's name for output: `dev` or the endpoint URL.
+pub fn network_name(ep: &Endpoint) -> String {
+    match ep {
+        Endpoint::Dev => "dev".to_string(),
+        Endpoint::Url(u) => u.clone(),
+    }
+}
+
 /// Runs `pow-host register`.
 pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
     let Some(netuid) = args.netuid else {
@@ -331,13 +359,16 @@ pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
     };
     let ep = endpoint(&args.chain)?;
     let dev = ep == Endpoint::Dev;
-    let keys = Keys::load(&args.chain, dev)?;
-    let base = json!({
+    let mut base = json!({
         "netuid": netuid,
-        "hotkey": pow_wallet::ss58::encode(&keys.hotkey_public, 42),
-        "coldkey": pow_wallet::ss58::encode(&keys.coldkey_public, 42),
-        "network": match &ep { Endpoint::Dev => "dev".to_string(), Endpoint::Url(u) => u.clone() },
+        "network": network_name(&ep),
     });
+    let keys = match Keys::load(&args.chain, dev, true) {
+        Ok(k) => k,
+        Err(f) => return finish(args.chain.json, base, Err(f)),
+    };
+    base["hotkey"] = json!(pow_wallet::ss58::encode(&keys.hotkey_public, 42));
+    base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
     let cfg = flow_config(&args.chain, args.max_submissions);
     let rt = runtime()?;
     let result = rt.block_on(register(ctx, args, netuid, seal_order, &ep, &keys, &cfg));
@@ -364,6 +395,10 @@ async fn register(
     let scheme = info
         .registration_scheme(seal_order)
         .map_err(Failure::runtime)?;
+    let cfg = &FlowConfig {
+        block_time: info.block_time_ms.map(Duration::from_millis),
+        ..cfg.clone()
+    };
     eprintln!(
         "runtime spec {}: registering with {} ({})",
         info.spec_version,
@@ -378,7 +413,7 @@ async fn register(
         .await
         .map_err(flow_failure)?
     {
-        Err(uid) => {
+        Precheck::AlreadyRegistered(uid) => {
             return Ok(json!({
                 "status": "already_registered",
                 "uid": uid,
@@ -386,16 +421,12 @@ async fn register(
                 "message": format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}; nothing sent"),
             }))
         }
-        Ok(state) => {
-            let show = |v: Option<u64>| v.map_or("unset".to_string(), |v| v.to_string());
+        Precheck::Ready(state) => {
             eprintln!(
-                "subnet {netuid}: difficulty {} (min {}, max {}), mining at {}; {} of {} registrations this block",
-                state.difficulty,
-                show(state.min_difficulty),
-                show(state.max_difficulty),
+                "subnet {netuid}: difficulty {} (the runtime checks Difficulty only), {} of {} registrations this interval",
                 state.mining_difficulty(),
-                state.registrations_this_block,
-                state.max_registrations_per_block
+                state.registrations_this_interval,
+                pow_chain::rules::interval_limit(state.target_registrations_per_interval),
             )
         }
     }

@@ -16,7 +16,8 @@ use tokio::sync::mpsc::UnboundedSender;
 /// Runs jobs on the dispatcher and sends its verified solutions to a channel.
 pub struct DispatchMiner {
     dispatcher: Dispatcher,
-    attempts: Arc<AtomicU64>,
+    /// The latest averaged rate (f64 bits), 0 until the first statistics report.
+    rate: Arc<AtomicU64>,
     labels: Vec<String>,
 }
 
@@ -31,8 +32,8 @@ impl DispatchMiner {
         warn: Arc<dyn Fn(String) + Send + Sync>,
     ) -> Result<Self, Failure> {
         let labels = devices.iter().map(|d| d.meta().label).collect();
-        let attempts = Arc::new(AtomicU64::new(0));
-        let counter = attempts.clone();
+        let rate = Arc::new(AtomicU64::new(0));
+        let rate_out = rate.clone();
         let config = Config {
             fixed_batch: fixed_batch.map(|b| b.max(1)),
             ..Config::default()
@@ -46,7 +47,7 @@ impl DispatchMiner {
                     device: s.label,
                 });
             }
-            Event::Stats(stats) => counter.store(stats.attempts_total, Ordering::Relaxed),
+            Event::Stats(stats) => rate_out.store(stats.hash_rate.to_bits(), Ordering::Relaxed),
             Event::DeviceDropped {
                 label,
                 plugin,
@@ -62,7 +63,7 @@ impl DispatchMiner {
         .map_err(|e| Failure::runtime(format!("cannot start the dispatcher: {e:?}")))?;
         Ok(DispatchMiner {
             dispatcher,
-            attempts,
+            rate,
             labels,
         })
     }
@@ -72,9 +73,9 @@ impl DispatchMiner {
         &self.labels
     }
 
-    /// Nonces tried so far, over all jobs and devices (as of the last statistics report).
+    /// Nonces tried so far, over all jobs and devices (a snapshot taken now).
     pub fn attempts(&self) -> u64 {
-        self.attempts.load(Ordering::Relaxed)
+        self.dispatcher.stats().map_or(0, |s| s.attempts_total)
     }
 }
 
@@ -91,5 +92,9 @@ impl Miner for DispatchMiner {
 
     fn stop(&mut self) {
         self.dispatcher.clear_work();
+    }
+
+    fn rate(&self) -> Option<f64> {
+        Some(f64::from_bits(self.rate.load(Ordering::Relaxed))).filter(|r| *r > 0.0)
     }
 }
