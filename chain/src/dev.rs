@@ -588,6 +588,11 @@ impl DevChain {
         }
     }
 
+    /// A subnet's current settings.
+    pub fn subnet(&self, netuid: u16) -> Option<DevSubnet> {
+        self.lock().subnets.get(&netuid).map(|s| s.cfg.clone())
+    }
+
     /// The UID of `hotkey` on `netuid`, if registered.
     pub fn uid_of(&self, netuid: u16, hotkey: &Hash) -> Option<u16> {
         self.lock()
@@ -709,15 +714,20 @@ impl Chain for DevChain {
             let mut st = self.lock();
             st.check_fault()?;
             // The transaction pool's check (SubtensorSignedExtension): registrations over the
-            // interval limit are refused before they reach a block, with the runtime's
-            // custom code 6, in the form chopsticks answers with.
+            // interval limit are refused before they reach a block, in the form chopsticks
+            // answers with: custom(5) like spec 218 for the big-endian runtime, custom(6)
+            // like spec 293 otherwise.
             if let Call::Register { netuid, .. } | Call::PowRegister { netuid, .. } = call {
                 if let Some(sn) = st.subnets.get(netuid) {
                     if sn.registrations_this_interval as u32
                         >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
                     {
+                        let code = match st.cfg.runtime {
+                            DevRuntime::Legacy(SealOrder::BigEndian) => 5,
+                            _ => 6,
+                        };
                         return Ok(Outcome::Rejected {
-                            message: r#"1010: {"invalid":{"custom":6}}"#.into(),
+                            message: format!(r#"1010: {{"invalid":{{"custom":{code}}}}}"#),
                         });
                     }
                 }

@@ -444,6 +444,15 @@ impl Runner<'_> {
         }
     }
 
+    /// The interval rate limit as the chain shows it now, if reached.
+    async fn rate_limit_now(&mut self) -> Result<Option<rules::RateLimit>, FlowError> {
+        let Some(state) = self.state().await? else {
+            return Ok(None);
+        };
+        let best = self.best().await?;
+        Ok(rules::rate_limited(&state, best.number))
+    }
+
     fn netuid(&self) -> u16 {
         match self.goal {
             Goal::Register { netuid, .. } => netuid,
@@ -666,6 +675,14 @@ impl Runner<'_> {
                 (verdict, text, err)
             }
             Ok(Outcome::Rejected { message }) => match rules::decode_pool_refusal(&message) {
+                Some(r) if r.custom.is_some() && self.rate_limit_now().await?.is_some() => (
+                    Verdict::RateLimited,
+                    format!("{} ({})", r.name, r.answer),
+                    FlowError::Refused {
+                        name: r.name,
+                        answer: r.answer,
+                    },
+                ),
                 Some(r) if r.verdict == Verdict::Fatal => {
                     return Err(FlowError::Refused {
                         name: r.name,
@@ -713,11 +730,9 @@ impl Runner<'_> {
                 Ok(Next::Continue)
             }
             Verdict::RateLimited => {
-                let state = self.state().await?;
-                let best = self.best().await?;
-                let detail = state
-                    .as_ref()
-                    .and_then(|s| rules::rate_limited(s, best.number))
+                let detail = self
+                    .rate_limit_now()
+                    .await?
                     .map(|l| rate_limit_message(self.netuid(), &l, self.cfg))
                     .unwrap_or_else(|| {
                         format!(
@@ -920,6 +935,8 @@ pub struct ScanMiner {
     workers: usize,
     cancel: Option<Arc<AtomicBool>>,
     out: mpsc::UnboundedSender<MinedSolution>,
+    attempts: Arc<std::sync::atomic::AtomicU64>,
+    started: Instant,
 }
 
 impl ScanMiner {
@@ -929,6 +946,8 @@ impl ScanMiner {
             workers: workers.max(1),
             cancel: None,
             out,
+            attempts: Arc::default(),
+            started: Instant::now(),
         }
     }
 }
@@ -944,6 +963,7 @@ impl Miner for ScanMiner {
             let cancel = cancel.clone();
             let out = self.out.clone();
             let work = work.clone();
+            let attempts = self.attempts.clone();
             std::thread::spawn(move || {
                 let mut nonce = start.wrapping_add(i);
                 while !cancel.load(Ordering::Relaxed) {
@@ -961,6 +981,7 @@ impl Miner for ScanMiner {
                         }
                         nonce = nonce.wrapping_add(n);
                     }
+                    attempts.fetch_add(1024, Ordering::Relaxed);
                 }
             });
         }
@@ -970,6 +991,12 @@ impl Miner for ScanMiner {
         if let Some(c) = self.cancel.take() {
             c.store(true, Ordering::Relaxed);
         }
+    }
+
+    fn rate(&self) -> Option<f64> {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let attempts = self.attempts.load(Ordering::Relaxed);
+        (seconds > 0.5 && attempts > 0).then(|| attempts as f64 / seconds)
     }
 }
 

@@ -111,14 +111,17 @@ impl RpcChain {
             .await
             .map_err(|e| ChainError::Connection(format!("cannot connect to {url}: {e}")))?;
         let legacy = Legacy::new(rpc.clone());
-        let methods = subxt::rpcs::ChainHeadRpcMethods::<
-            subxt::config::RpcConfigFor<SubstrateConfig>,
-        >::new(rpc.clone())
-        .rpc_methods()
-        .await
-        .map_err(|e| {
-            ChainError::Connection(format!("cannot list the RPC methods of {url}: {e}"))
-        })?;
+        #[derive(serde::Deserialize)]
+        struct Methods {
+            methods: Vec<String>,
+        }
+        let methods = rpc
+            .request::<Methods>("rpc_methods", subxt::rpcs::rpc_params![])
+            .await
+            .map_err(|e| {
+                ChainError::Connection(format!("cannot list the RPC methods of {url}: {e}"))
+            })?
+            .methods;
         let has = |m: &str| methods.iter().any(|x| x == m);
         let legacy_backend = subxt::backend::LegacyBackend::builder().build(rpc.clone());
         let legacy_client = Client::from_backend(std::sync::Arc::new(legacy_backend))

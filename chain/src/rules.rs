@@ -125,15 +125,21 @@ pub struct PoolRefusal {
     pub answer: String,
     /// What it means.
     pub verdict: Verdict,
+    /// The runtime's code of a `Custom` refusal.
+    pub custom: Option<u64>,
 }
 
-/// Subtensor's `CustomTransactionError` codes for registration calls (the signed extension
-/// answers `InvalidTransaction::Custom(code)`); only codes seen or documented for `register`.
-fn custom_name(code: u64) -> (&'static str, Verdict) {
+/// The names subtensor's signed extension gives the `InvalidTransaction::Custom(code)` it
+/// answers to a registration. The codes moved between runtimes: spec 218 answers `custom(5)`
+/// and spec 293 `custom(6)` (its `CustomTransactionError::RateLimitExceeded`) when the
+/// interval limit is reached (both seen under chopsticks). Neither code is trusted alone: the
+/// flow reads the subnet's interval counters to confirm a rate limit (see
+/// [`rate_limited`]), and reports any other custom refusal with the node's answer.
+fn custom_name(code: u64) -> String {
     match code {
-        6 => ("RateLimitExceeded", Verdict::RateLimited),
-        3 => ("SubnetDoesntExist", Verdict::Fatal),
-        _ => ("Custom", Verdict::Fatal),
+        5 => "Custom(5) (the interval registration limit on spec 218)".into(),
+        6 => "RateLimitExceeded (custom 6)".into(),
+        other => format!("Custom({other})"),
     }
 }
 
@@ -148,17 +154,16 @@ pub fn decode_pool_refusal(answer: &str) -> Option<PoolRefusal> {
             name: name.to_string(),
             answer: answer.to_string(),
             verdict,
+            custom: None,
         })
     };
-    let custom = custom_code(&lower);
-    if let Some(code) = custom {
-        let (name, verdict) = custom_name(code);
-        let name = if name == "Custom" {
-            format!("Custom({code})")
-        } else {
-            format!("{name} (custom {code})")
-        };
-        return refusal(&name, verdict);
+    if let Some(code) = custom_code(&lower) {
+        return Some(PoolRefusal {
+            name: custom_name(code),
+            answer: answer.to_string(),
+            verdict: Verdict::Fatal,
+            custom: Some(code),
+        });
     }
     let table: &[(&[&str], &str, Verdict)] = &[
         (
@@ -329,13 +334,10 @@ mod tests {
     fn pool_answers_are_named() {
         let chopsticks = r#"1010: {"invalid":{"custom":6}}"#;
         let r = decode_pool_refusal(chopsticks).unwrap();
-        assert_eq!(r.verdict, Verdict::RateLimited);
+        assert_eq!(r.custom, Some(6));
         assert!(r.name.starts_with("RateLimitExceeded"), "{r:?}");
-        let substrate = "Invalid Transaction (1010): Custom error: 6";
-        assert_eq!(
-            decode_pool_refusal(substrate).unwrap().verdict,
-            Verdict::RateLimited
-        );
+        let substrate = "Invalid Transaction (1010): Custom error: 5";
+        assert_eq!(decode_pool_refusal(substrate).unwrap().custom, Some(5));
         let full = r#"1010: {"invalid":{"exhaustsResources":null}}"#;
         assert_eq!(
             decode_pool_refusal(full).unwrap().verdict,

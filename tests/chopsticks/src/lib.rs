@@ -676,13 +676,43 @@ impl Node {
 
     // ---- SubtensorModule and account helpers ----
 
-    /// Sets per-subnet `SubtensorModule` items, e.g. `&[("Difficulty", json!("1000"))]`.
+    /// Sets per-subnet `SubtensorModule` items, e.g. `&[("Difficulty", json!("1000"))]`:
+    /// a bool, a u16 (JSON number) or a u64 (decimal string).
+    ///
+    /// Written as raw SCALE under the computed keys, not by name: chopsticks 1.5.1's
+    /// `dev_setStorage` by name treats a falsy value (`false`, `0`) as "delete the entry", so
+    /// the item falls back to its default (spec 293's `NetworkPowRegistrationAllowed`
+    /// defaults to true: setting it false by name left PoW registration open).
     pub fn set_subnet_items(&self, netuid: u16, items: &[(&str, Value)]) -> Result<()> {
-        let mut m = serde_json::Map::new();
+        let mut raw = Vec::new();
         for (name, value) in items {
-            m.insert((*name).to_string(), json!([[[netuid], value]]));
+            let bytes = match value {
+                Value::Bool(b) => vec![u8::from(*b)],
+                Value::Number(n) => {
+                    let n = n
+                        .as_u64()
+                        .and_then(|n| u16::try_from(n).ok())
+                        .ok_or_else(|| Error::Rpc(format!("{name}: {n} is not a u16")))?;
+                    n.to_le_bytes().to_vec()
+                }
+                Value::String(s) => s
+                    .parse::<u64>()
+                    .map_err(|e| Error::Rpc(format!("{name}: {s}: {e}")))?
+                    .to_le_bytes()
+                    .to_vec(),
+                other => return Err(Error::Rpc(format!("{name}: unsupported value {other}"))),
+            };
+            let key = map_key(
+                "SubtensorModule",
+                name,
+                &[(Hasher::Identity, &netuid.to_le_bytes())],
+            );
+            raw.push(json!([
+                format!("0x{}", hex::encode(key)),
+                format!("0x{}", hex::encode(bytes))
+            ]));
         }
-        self.set_storage(json!({ "SubtensorModule": m }))
+        self.set_storage(Value::Array(raw))
     }
 
     /// Applies every field that is set in `subnet`.
