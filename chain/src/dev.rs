@@ -135,6 +135,8 @@ struct State {
     pending: Vec<Pending>,
     subscribers: Vec<mpsc::UnboundedSender<Result<Head, ChainError>>>,
     hold_heads: bool,
+    /// How many times the chain was rewound (mixed into later block hashes).
+    fork: u64,
     failing_calls: u32,
     submitted: Vec<Call>,
 }
@@ -393,9 +395,10 @@ pub struct DevChain {
     shared: Arc<Shared>,
 }
 
-fn block_hash(parent: &Hash, number: u64) -> Hash {
+fn block_hash(parent: &Hash, number: u64, fork: u64) -> Hash {
     let mut data = parent.to_vec();
     data.extend_from_slice(&number.to_le_bytes());
+    data.extend_from_slice(&fork.to_le_bytes());
     data.extend_from_slice(b"pow-host dev chain");
     pow_seal::keccak256(&data)
 }
@@ -435,6 +438,7 @@ impl DevChain {
                     pending: Vec::new(),
                     subscribers: Vec::new(),
                     hold_heads: false,
+                    fork: 0,
                     failing_calls: 0,
                     submitted: Vec::new(),
                 }),
@@ -468,7 +472,7 @@ impl DevChain {
         let mut st = self.lock();
         let parent = st.head();
         let number = parent.number + 1;
-        let hash = block_hash(&parent.hash, number);
+        let hash = block_hash(&parent.hash, number, st.fork);
         st.hashes.push(hash);
         let head = Head { number, hash };
         // The runtime's on_initialize: a new interval when the last one has run its length,
@@ -501,6 +505,18 @@ impl DevChain {
         if !st.hold_heads {
             st.subscribers.retain(|s| s.send(Ok(head)).is_ok());
         }
+        head
+    }
+
+    /// Restarts the chain from block `number`, as a node restarted from an earlier state
+    /// would: later blocks are gone, the next ones get other hashes, and the (lower) head is
+    /// announced. Returns it.
+    pub fn rewind(&self, number: u64) -> Head {
+        let mut st = self.lock();
+        st.hashes.truncate(number as usize + 1);
+        st.fork += 1;
+        let head = st.head();
+        st.subscribers.retain(|s| s.send(Ok(head)).is_ok());
         head
     }
 

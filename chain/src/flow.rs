@@ -369,6 +369,13 @@ struct Job {
     work: Work,
 }
 
+/// A proof the chain refused for one block only, waiting to be sent again.
+struct Held {
+    proof: Proof,
+    /// It goes again once this block is the best (the next block is then a fresh one).
+    not_before: u64,
+}
+
 /// A verified proof, ready to send.
 #[derive(Clone)]
 struct Proof {
@@ -623,13 +630,39 @@ impl Runner<'_> {
         }
     }
 
+    /// Sends the held proof again if its time has come (`best` is the best block now) and it
+    /// can still succeed; drops it when it cannot.
+    async fn resend_held(
+        &mut self,
+        best: u64,
+        signer: &Sr25519Pair,
+        held: &mut Option<Held>,
+        job: &mut Job,
+    ) -> Result<Next, FlowError> {
+        match held.take() {
+            Some(h) if h.not_before <= best => match self.recheck(&h.proof).await? {
+                Ok(()) => self.send(h.proof, signer, held, job).await,
+                Err(reason) => {
+                    (self.events)(Event::Stale {
+                        reason: format!("held proof dropped: {reason}"),
+                    });
+                    Ok(Next::Continue)
+                }
+            },
+            waiting => {
+                *held = waiting;
+                Ok(Next::Continue)
+            }
+        }
+    }
+
     /// Sends `proof` and judges the answer. A proof refused for this block only goes to
     /// `held`; anything that needs a fresh challenge restarts mining at the best block.
     async fn send(
         &mut self,
         proof: Proof,
         signer: &Sr25519Pair,
-        held: &mut Option<Proof>,
+        held: &mut Option<Held>,
         job: &mut Job,
     ) -> Result<Next, FlowError> {
         let call = self.call_for(&proof);
@@ -639,6 +672,9 @@ impl Runner<'_> {
             nonce: proof.nonce,
             device: proof.device.clone(),
         });
+        // Where a "not in this block" answer does not name its block, the proof waits for a
+        // block after the current best.
+        let next_block = self.best().await.map_or(0, |b| b.number + 1);
         let verdict = match self.chain.submit(&call, signer).await {
             Ok(Outcome::Registered { uid, block }) => {
                 return Ok(Next::Done(Success::Registered {
@@ -672,7 +708,7 @@ impl Runner<'_> {
                 if verdict == Verdict::Fatal {
                     return Err(err);
                 }
-                (verdict, text, err)
+                (verdict, text, err, block.number)
             }
             Ok(Outcome::Rejected { message }) => match rules::decode_pool_refusal(&message) {
                 Some(r) if r.custom.is_some() && self.rate_limit_now().await?.is_some() => (
@@ -682,6 +718,7 @@ impl Runner<'_> {
                         name: r.name,
                         answer: r.answer,
                     },
+                    next_block,
                 ),
                 Some(r) if r.verdict == Verdict::Fatal => {
                     return Err(FlowError::Refused {
@@ -696,6 +733,7 @@ impl Runner<'_> {
                         name: r.name,
                         answer: r.answer,
                     },
+                    next_block,
                 ),
                 None => {
                     return Err(FlowError::Refused {
@@ -715,18 +753,18 @@ impl Runner<'_> {
                 // been included. Keep the proof; the next head (after reconnecting) shows
                 // the UID if it was, and the proof is sent again if it was not.
                 let text = format!("connection lost while sending: {e}");
-                (Verdict::NextBlock, text.clone(), FlowError::Failed(text))
+                (Verdict::NextBlock, text.clone(), FlowError::Failed(text), 0)
             }
             Err(e) => return Err(FlowError::Chain(e)),
         };
-        let (verdict, text, err) = verdict;
+        let (verdict, text, err, not_before) = verdict;
         match verdict {
             Verdict::NextBlock => {
                 (self.events)(Event::Held {
                     error: text,
                     block: proof.work_block.number,
                 });
-                *held = Some(proof);
+                *held = Some(Held { proof, not_before });
                 Ok(Next::Continue)
             }
             Verdict::RateLimited => {
@@ -823,7 +861,7 @@ async fn drive(
         Ok(j) => j,
         Err(done) => return Ok(done),
     };
-    let mut held: Option<Proof> = None;
+    let mut held: Option<Held> = None;
     // Waits before re-opening a head subscription that ended; reset by every head.
     let mut resubscribe_wait = r.cfg.backoff;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
@@ -859,15 +897,8 @@ async fn drive(
                     Ok(j) => j,
                     Err(done) => return Ok(done),
                 };
-                if let Some(proof) = held.take() {
-                    match r.recheck(&proof).await? {
-                        Ok(()) => {
-                            if let Next::Done(ok) = r.send(proof, signer, &mut held, &mut job).await? {
-                                return Ok(ok);
-                            }
-                        }
-                        Err(reason) => (r.events)(Event::Stale { reason: format!("held proof dropped: {reason}") }),
-                    }
+                if let Next::Done(ok) = r.resend_held(head.number, signer, &mut held, &mut job).await? {
+                    return Ok(ok);
                 }
             }
             found = solutions.recv() => {
@@ -913,12 +944,16 @@ async fn drive(
                 }
                 if held.is_some() {
                     // The miner may have stopped at its solution: keep it busy on the best
-                    // block while the held proof waits for the next one.
+                    // block; the held proof goes again as soon as the block that refused it
+                    // is the best (usually already now).
                     let best = r.best().await?;
                     job = match r.start(best).await? {
                         Ok(j) => j,
                         Err(done) => return Ok(done),
                     };
+                    if let Next::Done(ok) = r.resend_held(best.number, signer, &mut held, &mut job).await? {
+                        return Ok(ok);
+                    }
                 }
             }
             _ = tick.tick() => {

@@ -603,3 +603,99 @@ async fn register_with_scan_on(
     })
     .await
 }
+
+/// Two proofs for the same block on a subnet that takes one registration per block: the
+/// chain refuses the second with `TooManyRegistrationsThisBlock` ("not in this block"), and
+/// the flow keeps that proof and sends it again with the next block, where it lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_refused_for_its_block_is_held_and_lands_in_the_next() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let cold = pair(40);
+    let (hot_a, hot_b) = (pair(41), pair(42));
+    let (miner_a, flow_a, _) = spawn_manual(&chain, &hot_a, &cold);
+    let (miner_b, flow_b, events_b) = spawn_manual(&chain, &hot_b, &cold);
+    let job_a = miner_a.wait_jobs(1).await[0].clone();
+    let job_b = miner_b.wait_jobs(1).await[0].clone();
+    // Block #1 becomes the work block; both proofs are for it.
+    chain.produce_block();
+    let job_a = miner_a.wait_jobs(2).await.last().cloned().unwrap_or(job_a);
+    let job_b = miner_b.wait_jobs(2).await.last().cloned().unwrap_or(job_b);
+    miner_a.solve(&job_a);
+    miner_b.solve(&job_b);
+    wait_submitted(&chain, 2).await;
+    // Block #2 takes one of them; the other is refused for this block only.
+    chain.produce_block();
+    for _ in 0..2000 {
+        let held = events_b
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, Event::Held { .. }));
+        if held || flow_b.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let a_first = chain.uid_of(1, &hot_a.public()).is_some();
+    let (first, second, second_events) = if a_first {
+        (flow_a, flow_b, events_b)
+    } else {
+        // B landed first: A holds its proof (the events of A are not collected here).
+        (flow_b, flow_a, Arc::default())
+    };
+    let ok = first.await.unwrap().unwrap();
+    assert!(
+        matches!(ok, Success::Registered { work_block: 1, .. }),
+        "{ok:?}"
+    );
+    // Block #3: the held proof (work block #1) is sent again and lands.
+    wait_submitted(&chain, 3).await;
+    chain.produce_block();
+    let ok = second.await.unwrap().unwrap();
+    assert!(
+        matches!(ok, Success::Registered { work_block: 1, block, .. } if block.number == 3),
+        "{ok:?}"
+    );
+    if a_first {
+        let ev = second_events.lock().unwrap();
+        assert!(
+            ev.iter().any(|e| matches!(e, Event::Held { error, block: 1 } if error.contains("TooManyRegistrationsThisBlock"))),
+            "{ev:?}"
+        );
+    }
+    let sent = chain.submitted();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(sent[1], sent[2], "the same proof is sent again");
+}
+
+/// A node that comes back lower (restarted from an earlier block, or a lagging failover
+/// node): the flow mines the lower head instead of a block that no longer exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_head_is_followed() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    for _ in 0..5 {
+        chain.produce_block();
+    }
+    let (hot, cold) = (pair(43), pair(44));
+    let (miner, handle, _) = spawn_manual(&chain, &hot, &cold);
+    let jobs = miner.wait_jobs(1).await;
+    let b5 = chain.block_hash(5).await.unwrap().unwrap();
+    assert!(
+        matches!(&jobs[0].1.challenge, Challenge::PowRegisterV1 { block_hash, .. } if *block_hash == b5)
+    );
+    let low = chain.rewind(2);
+    let jobs = miner.wait_jobs(2).await;
+    assert!(
+        matches!(&jobs[1].1.challenge, Challenge::PowRegisterV1 { block_hash, .. } if *block_hash == low.hash),
+        "the flow did not follow the lower head"
+    );
+    // The new history goes on from there, and the proof for the lower head lands.
+    miner.solve(&jobs[1]);
+    wait_submitted(&chain, 1).await;
+    chain.produce_block();
+    let ok = handle.await.unwrap().unwrap();
+    assert!(
+        matches!(ok, Success::Registered { work_block: 2, .. }),
+        "{ok:?}"
+    );
+}
