@@ -24,14 +24,14 @@ use tokio::sync::mpsc;
 /// Where the scenarios run, with the powers a test needs to arrange a subnet's state.
 enum Bench {
     Dev(DevChain),
-    Real(Node, RpcChain),
+    Real(Box<(Node, RpcChain)>),
 }
 
 impl Bench {
     fn chain(&self) -> &dyn Chain {
         match self {
             Bench::Dev(c) => c,
-            Bench::Real(_, c) => c,
+            Bench::Real(real) => &real.1,
         }
     }
 
@@ -39,7 +39,7 @@ impl Bench {
     /// the best block's state in place), through the dev chain's own settings otherwise.
     fn set(&self, s: &Subnet) {
         match self {
-            Bench::Real(node, _) => node.setup_subnet(s).expect("dev_setStorage"),
+            Bench::Real(real) => real.0.setup_subnet(s).expect("dev_setStorage"),
             Bench::Dev(chain) => {
                 let mut cfg = chain
                     .subnet(s.netuid)
@@ -79,15 +79,15 @@ impl Bench {
     /// `Uids(netuid, hotkey)` read back from the chain's storage.
     fn uid_of(&self, netuid: u16, hotkey: &[u8; 32]) -> Option<u16> {
         match self {
-            Bench::Real(node, _) => node.uid_of(netuid, hotkey).expect("read Uids"),
+            Bench::Real(real) => real.0.uid_of(netuid, hotkey).expect("read Uids"),
             Bench::Dev(chain) => chain.uid_of(netuid, hotkey),
         }
     }
 
     /// The proof's hotkey holds `uid` in `Keys(netuid, uid)` too (real runtimes).
     fn check_keys(&self, netuid: u16, uid: u16, hotkey: &[u8; 32]) {
-        if let Bench::Real(node, _) = self {
-            assert_eq!(node.hotkey_of(netuid, uid).unwrap(), Some(*hotkey));
+        if let Bench::Real(real) = self {
+            assert_eq!(real.0.hotkey_of(netuid, uid).unwrap(), Some(*hotkey));
         }
     }
 }
@@ -343,10 +343,10 @@ async fn on_real(runtime: Runtime, raw_chainhead: bool) -> Option<Vec<(&'static 
         pow_chopsticks::SealOrder::LittleEndian => SealOrder::LittleEndian,
     };
     assert_eq!(scheme, Scheme::Legacy(order));
-    let bench = Bench::Real(node, chain);
+    let bench = Bench::Real(Box::new((node, chain)));
     let got = scenarios(&bench, scheme, order).await;
-    if let Bench::Real(node, _) = &bench {
-        eprintln!("chopsticks log tail:\n{}", node.log_tail(5));
+    if let Bench::Real(real) = &bench {
+        eprintln!("chopsticks log tail:\n{}", real.0.log_tail(5));
     }
     Some(got)
 }
