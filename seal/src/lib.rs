@@ -289,7 +289,9 @@ pub fn block_and_key_hash(block_hash: &Bytes32, key: &Bytes32) -> Bytes32 {
 }
 
 /// The SDK's difficulty clamp: `min(max(lo, value or 1), hi)` with
-/// `lo = max(1, min or 1)` and `hi = max(lo, max or 2^64-1)`.
+/// `lo = max(1, min or 1)` and `hi = max(lo, max or 2^64-1)`. Kept to match the SDK's vectors;
+/// the runtime checks only `Difficulty.max(1)` (`pow_chain::rules::mining_difficulty`), and this
+/// clamp differs from it wherever `Difficulty` lies outside `MinDifficulty..MaxDifficulty`.
 pub fn effective_difficulty(value: Option<u64>, min: Option<u64>, max: Option<u64>) -> u64 {
     let lo = min.unwrap_or(1).max(1);
     let hi = max.unwrap_or(u64::MAX).max(lo);
