@@ -23,14 +23,18 @@ pub struct FaucetArgs {
 
 /// Runs `pow-host faucet`.
 pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
-    let ep = endpoint(&args.chain)?;
-    let mut base = json!({ "network": network_name(&ep) });
-    // Only the coldkey signs the faucet: the hotkey file is not needed.
-    let keys = match Keys::load(&args.chain, ep == Endpoint::Dev, false) {
-        Ok(k) => k,
+    let mut base = json!({});
+    // Only the coldkey signs the faucet: the hotkey file is not read.
+    let loaded = endpoint(&args.chain).and_then(|ep| {
+        base["network"] = json!(network_name(&ep));
+        let keys = Keys::load(&args.chain, ep == Endpoint::Dev, false)?;
+        base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
+        Ok((ep, keys))
+    });
+    let (ep, keys) = match loaded {
+        Ok(ready) => ready,
         Err(f) => return finish(args.chain.json, base, Err(f)),
     };
-    base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
     let cfg = flow_config(&args.chain, 3);
     let rt = runtime()?;
     let result = rt.block_on(async {

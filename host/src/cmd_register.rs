@@ -335,16 +335,11 @@ fn merge(v: &mut Value, base: Value) {
     }
 }
 
-/// The network's name for output: `dev` or the endpoint URL.
-pub fn network_name(ep: &Endpoint) -> String {
-    match ep {
-        Endpoint::Dev => "dev".to_string(),
-        Endpoint::Url(u) => u.clone(),
-    }
-}
-
-/// Runs `pow-host register`.
-pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
+/// Reads what `register` needs before it connects: netuid, seal order, endpoint and keys.
+fn setup(
+    args: &RegisterArgs,
+    base: &mut Value,
+) -> Result<(u16, Option<SealOrder>, Endpoint, Keys), Failure> {
     let Some(netuid) = args.netuid else {
         return Err(Failure::usage(
             "register needs --netuid N (for a first try: pow-host register --subtensor.network dev --netuid 1)",
@@ -358,17 +353,29 @@ pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
         None => None,
     };
     let ep = endpoint(&args.chain)?;
-    let dev = ep == Endpoint::Dev;
-    let mut base = json!({
-        "netuid": netuid,
-        "network": network_name(&ep),
-    });
-    let keys = match Keys::load(&args.chain, dev, true) {
-        Ok(k) => k,
-        Err(f) => return finish(args.chain.json, base, Err(f)),
-    };
+    base["network"] = json!(network_name(&ep));
+    let keys = Keys::load(&args.chain, ep == Endpoint::Dev, true)?;
     base["hotkey"] = json!(pow_wallet::ss58::encode(&keys.hotkey_public, 42));
     base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
+    Ok((netuid, seal_order, ep, keys))
+}
+
+/// The network's name for output: `dev` or the endpoint URL.
+pub fn network_name(ep: &Endpoint) -> String {
+    match ep {
+        Endpoint::Dev => "dev".to_string(),
+        Endpoint::Url(u) => u.clone(),
+    }
+}
+
+/// Runs `pow-host register`.
+pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
+    let mut base = json!({ "netuid": args.netuid });
+    // Every failure from here on, bad input included, is one JSON object with --json.
+    let (netuid, seal_order, ep, keys) = match setup(args, &mut base) {
+        Ok(ready) => ready,
+        Err(f) => return finish(args.chain.json, base, Err(f)),
+    };
     let cfg = flow_config(&args.chain, args.max_submissions);
     let rt = runtime()?;
     let result = rt.block_on(register(ctx, args, netuid, seal_order, &ep, &keys, &cfg));

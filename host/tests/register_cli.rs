@@ -224,7 +224,21 @@ fn bad_input_gets_one_clear_line() {
         let line = err.lines().find(|l| l.starts_with("error:")).unwrap_or("");
         assert!(line.contains(text), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
+        // With --json: exactly one JSON object on stdout, whatever failed.
+        let j = json_of(&out);
+        assert_eq!(j["status"], "error", "{args:?}: {j}");
+        assert_eq!(j["exit_code"], code, "{args:?}: {j}");
+        assert!(j["error"].as_str().unwrap().contains(text), "{args:?}: {j}");
     }
+    // The faucet reads no hotkey file; a missing coldkey is one JSON object too.
+    let out = run_dev(
+        &["faucet"],
+        &["--wallet.path", p, "--wallet.name", "nobody"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let j = json_of(&out);
+    assert!(j["error"].as_str().unwrap().contains("coldkeypub"), "{j}");
 
     // A hotkey file with a bad key.
     let hot = dir.path().join("w/hotkeys/h");
