@@ -415,6 +415,22 @@ fn challenge_for(goal: &Goal, head: &Head) -> Challenge {
     }
 }
 
+/// What [`Runner::start`] did.
+enum Started {
+    /// Mining this job.
+    Mining(Job),
+    /// Nothing to mine: the goal is reached (the hotkey got a UID meanwhile).
+    Done(Success),
+}
+
+/// Whether a proof can still succeed, judged against the chain as it is now.
+enum Check {
+    /// Send it.
+    Sendable,
+    /// It cannot succeed; why.
+    Stale(String),
+}
+
 /// What happens next after a step of the flow.
 enum Next {
     /// Keep going.
@@ -469,13 +485,13 @@ impl Runner<'_> {
 
     /// Starts mining on `head` (after reading the subnet as it is now), or ends the run when
     /// the hotkey got registered or the interval limit was reached meanwhile.
-    async fn start(&mut self, head: Head) -> Result<Result<Job, Success>, FlowError> {
+    async fn start(&mut self, head: Head) -> Result<Started, FlowError> {
         let state = self.state().await?;
         let difficulty = match &state {
             None => pow_seal::FAUCET_DIFFICULTY,
             Some(s) => {
                 if let Some(uid) = s.uid {
-                    return Ok(Err(Success::AlreadyRegistered { uid }));
+                    return Ok(Started::Done(Success::AlreadyRegistered { uid }));
                 }
                 if let Some(limit) = rules::rate_limited(s, head.number) {
                     return Err(FlowError::RateLimited(rate_limit_message(
@@ -496,11 +512,22 @@ impl Runner<'_> {
             difficulty,
         });
         self.judged = self.judged.filter(|d| *d == difficulty);
-        Ok(Ok(Job {
+        Ok(Started::Mining(Job {
             id: self.next_id,
             head,
             work,
         }))
+    }
+
+    /// Moves mining to `head` (see [`Runner::start`]).
+    async fn switch(&mut self, head: Head, job: &mut Job) -> Result<Next, FlowError> {
+        match self.start(head).await? {
+            Started::Mining(j) => {
+                *job = j;
+                Ok(Next::Continue)
+            }
+            Started::Done(done) => Ok(Next::Done(done)),
+        }
     }
 
     /// Once the miner has a measured rate, judges the expected time to a proof at
@@ -548,30 +575,30 @@ impl Runner<'_> {
     /// Rechecks a proof against the chain as it is now; `Err(reason)` means it cannot succeed.
     /// The per-block registration count is not checked: it is reset when the next block
     /// starts, and the extrinsic runs in that block.
-    async fn recheck(&mut self, proof: &Proof) -> Result<Result<(), String>, FlowError> {
+    async fn recheck(&mut self, proof: &Proof) -> Result<Check, FlowError> {
         let best = self.best().await?;
         if !self
             .goal
             .window_rule()
             .sendable(proof.work_block.number, best.number)
         {
-            return Ok(Err(format!(
+            return Ok(Check::Stale(format!(
                 "work block #{} is outside the window at block #{}",
                 proof.work_block.number,
                 best.number + 1
             )));
         }
         let Some(state) = self.state().await? else {
-            return Ok(Ok(()));
+            return Ok(Check::Sendable);
         };
         if let Some(uid) = state.uid {
-            return Ok(Err(format!(
+            return Ok(Check::Stale(format!(
                 "the hotkey was registered meanwhile (UID {uid})"
             )));
         }
         if let Some(last) = state.last_pow_registration_block {
             if proof.work_block.number <= last {
-                return Ok(Err(format!(
+                return Ok(Check::Stale(format!(
                     "work block #{} is not after this hotkey's last PoW registration (#{last})",
                     proof.work_block.number
                 )));
@@ -586,12 +613,12 @@ impl Runner<'_> {
         }
         let chain_rule = Work::new(proof.work.challenge.clone(), state.mining_difficulty());
         if !chain_rule.verify_claim(proof.nonce, &proof.seal) {
-            return Ok(Err(format!(
+            return Ok(Check::Stale(format!(
                 "difficulty rose to {} and the seal no longer meets it",
                 state.difficulty
             )));
         }
-        Ok(Ok(()))
+        Ok(Check::Sendable)
     }
 
     fn call_for(&self, proof: &Proof) -> Call {
@@ -641,8 +668,8 @@ impl Runner<'_> {
     ) -> Result<Next, FlowError> {
         match held.take() {
             Some(h) if h.not_before <= best => match self.recheck(&h.proof).await? {
-                Ok(()) => self.send(h.proof, signer, held, job).await,
-                Err(reason) => {
+                Check::Sendable => self.send(h.proof, signer, held, job).await,
+                Check::Stale(reason) => {
                     (self.events)(Event::Stale {
                         reason: format!("held proof dropped: {reason}"),
                     });
@@ -795,11 +822,7 @@ impl Runner<'_> {
                 }
                 (self.events)(Event::Refused { error: text });
                 let best = self.best().await?;
-                *job = match self.start(best).await? {
-                    Ok(j) => j,
-                    Err(done) => return Ok(Next::Done(done)),
-                };
-                Ok(Next::Continue)
+                self.switch(best, job).await
             }
         }
     }
@@ -858,8 +881,8 @@ async fn drive(
     let mut heads = r.subscribe().await?;
     let head = r.best().await?;
     let mut job = match r.start(head).await? {
-        Ok(j) => j,
-        Err(done) => return Ok(done),
+        Started::Mining(j) => j,
+        Started::Done(done) => return Ok(done),
     };
     let mut held: Option<Held> = None;
     // Waits before re-opening a head subscription that ended; reset by every head.
@@ -893,10 +916,9 @@ async fn drive(
                 if head.hash == job.head.hash {
                     continue;
                 }
-                job = match r.start(head).await? {
-                    Ok(j) => j,
-                    Err(done) => return Ok(done),
-                };
+                if let Next::Done(ok) = r.switch(head, &mut job).await? {
+                    return Ok(ok);
+                }
                 if let Next::Done(ok) = r.resend_held(head.number, signer, &mut held, &mut job).await? {
                     return Ok(ok);
                 }
@@ -929,14 +951,13 @@ async fn drive(
                     seal: sol.seal,
                     device: sol.device,
                 };
-                if let Err(reason) = r.recheck(&proof).await? {
+                if let Check::Stale(reason) = r.recheck(&proof).await? {
                     (r.events)(Event::Stale { reason });
                     // Mine again on the newest block right away.
                     let best = r.best().await?;
-                    job = match r.start(best).await? {
-                        Ok(j) => j,
-                        Err(done) => return Ok(done),
-                    };
+                    if let Next::Done(ok) = r.switch(best, &mut job).await? {
+                        return Ok(ok);
+                    }
                     continue;
                 }
                 if let Next::Done(ok) = r.send(proof, signer, &mut held, &mut job).await? {
@@ -947,10 +968,9 @@ async fn drive(
                     // block; the held proof goes again as soon as the block that refused it
                     // is the best (usually already now).
                     let best = r.best().await?;
-                    job = match r.start(best).await? {
-                        Ok(j) => j,
-                        Err(done) => return Ok(done),
-                    };
+                    if let Next::Done(ok) = r.switch(best, &mut job).await? {
+                        return Ok(ok);
+                    }
                     if let Next::Done(ok) = r.resend_held(best.number, signer, &mut held, &mut job).await? {
                         return Ok(ok);
                     }
