@@ -2,7 +2,7 @@
 //! The challenge is the legacy layout with the coldkey, at difficulty 1,000,000, compared
 //! little-endian, and the extrinsic is signed by the coldkey.
 
-use crate::cmd_register::{
+use crate::chain_cmd::{
     connect, endpoint, finish, flow_config, flow_failure, log_event, network_name, open_miner,
     runtime, ChainArgs, Keys,
 };

@@ -1,5 +1,6 @@
 //! `pow-host`: Bittensor proof-of-work solver that runs backend plugins on every device.
 
+mod chain_cmd;
 mod cmd_backends;
 mod cmd_bench;
 mod cmd_faucet;
