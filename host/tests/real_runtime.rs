@@ -317,6 +317,18 @@ fn faucet_on_a_runtime_without_pow_faucet() {
     );
 }
 
+/// Starts `register` with a fresh wallet on a subnet whose difficulty is out of reach (so
+/// that whatever the test does to the node lands mid-mine) and waits for its first job.
+fn mine_out_of_reach(node: &Node, extra: &[&str]) -> (Running, tempfile::TempDir, [u8; 32]) {
+    open_subnet(node, 1 << 50);
+    let (dir, hot) = fresh_wallet();
+    let mut args = vec!["register", "--netuid", "1", "--max-expected-seconds", "0"];
+    args.extend_from_slice(extra);
+    let run = Running::start(command(node, &args, (dir.path(), "w"), &[]));
+    run.wait_for("mining job", Duration::from_secs(60));
+    (run, dir, hot)
+}
+
 /// The node is killed mid-mine and comes back on the same port with its chain (resume):
 /// mining goes on meanwhile, pow-host reconnects and registers.
 #[test]
@@ -324,26 +336,8 @@ fn node_killed_and_restarted_mid_mine() {
     let Some(mut node) = node(Runtime::Spec293, false) else {
         return;
     };
-    // Out of reach until the restart, so the kill lands mid-mine.
-    open_subnet(&node, 1 << 50);
-    let (dir, hot) = fresh_wallet();
-    let run = Running::start(command(
-        &node,
-        &[
-            "register",
-            "--netuid",
-            "1",
-            "--max-expected-seconds",
-            "0",
-            "--reconnect-timeout",
-            "60",
-            "--timeout",
-            "150",
-        ],
-        (dir.path(), "w"),
-        &[],
-    ));
-    run.wait_for("mining job", Duration::from_secs(60));
+    let (run, _dir, hot) =
+        mine_out_of_reach(&node, &["--reconnect-timeout", "60", "--timeout", "150"]);
     let before = node.best_number().unwrap();
     node.kill();
     run.wait_for("retry", Duration::from_secs(30));
@@ -368,23 +362,7 @@ fn node_restarts_from_an_earlier_block() {
         return;
     };
     node.new_blocks(6).unwrap();
-    open_subnet(&node, 1 << 50);
-    let (dir, hot) = fresh_wallet();
-    let run = Running::start(command(
-        &node,
-        &[
-            "register",
-            "--netuid",
-            "1",
-            "--max-expected-seconds",
-            "0",
-            "--timeout",
-            "150",
-        ],
-        (dir.path(), "w"),
-        &[],
-    ));
-    run.wait_for("mining job", Duration::from_secs(60));
+    let (run, _dir, hot) = mine_out_of_reach(&node, &["--timeout", "150"]);
     let high = node.best_number().unwrap();
     node.restart_fresh().unwrap();
     let low = node.best_number().unwrap();
@@ -411,23 +389,7 @@ fn node_that_never_comes_back() {
     let Some(mut node) = node(Runtime::Spec293, false) else {
         return;
     };
-    open_subnet(&node, 1 << 50);
-    let (dir, _) = fresh_wallet();
-    let run = Running::start(command(
-        &node,
-        &[
-            "register",
-            "--netuid",
-            "1",
-            "--max-expected-seconds",
-            "0",
-            "--reconnect-timeout",
-            "6",
-        ],
-        (dir.path(), "w"),
-        &[],
-    ));
-    run.wait_for("mining job", Duration::from_secs(60));
+    let (run, _dir, _) = mine_out_of_reach(&node, &["--reconnect-timeout", "6"]);
     node.kill();
     let gone = Instant::now();
     let (code, j, err) = run.finish(Duration::from_secs(60));
