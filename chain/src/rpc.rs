@@ -158,6 +158,16 @@ impl RpcChain {
         Err(e)
     }
 
+    /// Whether head subscriptions on the current connection use the legacy family
+    /// (`chain_subscribeNewHeads`): the node lacks chainHead, or its follow gave no block.
+    pub async fn heads_via_legacy(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        match self.conn.lock().await.as_ref() {
+            Some(c) => !c.has_chainhead || c.chainhead_heads_broken.load(Ordering::Relaxed),
+            None => false,
+        }
+    }
+
     async fn best_at(
         &self,
     ) -> Result<

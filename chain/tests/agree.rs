@@ -346,6 +346,10 @@ async fn on_real(runtime: Runtime, raw_chainhead: bool) -> Option<Vec<(&'static 
     let bench = Bench::Real(Box::new((node, chain)));
     let got = scenarios(&bench, scheme, order).await;
     if let Bench::Real(real) = &bench {
+        // The family the heads came through is the one this run means to test.
+        assert_eq!(real.1.heads_via_legacy().await, raw_chainhead);
+    }
+    if let Bench::Real(real) = &bench {
         eprintln!("chopsticks log tail:\n{}", real.0.log_tail(5));
     }
     Some(got)
