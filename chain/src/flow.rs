@@ -699,9 +699,6 @@ impl Runner<'_> {
             nonce: proof.nonce,
             device: proof.device.clone(),
         });
-        // Where a "not in this block" answer does not name its block, the proof waits for a
-        // block after the current best.
-        let next_block = self.best().await.map_or(0, |b| b.number + 1);
         let verdict = match self.chain.submit(&call, signer).await {
             Ok(Outcome::Registered { uid, block }) => {
                 return Ok(Next::Done(Success::Registered {
@@ -745,7 +742,7 @@ impl Runner<'_> {
                         name: r.name,
                         answer: r.answer,
                     },
-                    next_block,
+                    0,
                 ),
                 Some(r) if r.verdict == Verdict::Fatal => {
                     return Err(FlowError::Refused {
@@ -753,6 +750,8 @@ impl Runner<'_> {
                         answer: r.answer,
                     })
                 }
+                // A pool answer does not name its block: the proof waits for a block after
+                // the current best (read only now, so sending is not delayed by it).
                 Some(r) => (
                     r.verdict,
                     format!("{} ({})", r.name, r.answer),
@@ -760,7 +759,7 @@ impl Runner<'_> {
                         name: r.name,
                         answer: r.answer,
                     },
-                    next_block,
+                    self.best().await.map_or(0, |b| b.number + 1),
                 ),
                 None => {
                     return Err(FlowError::Refused {
