@@ -27,15 +27,12 @@ impl NonceMapping {
 
     /// The canonical mapping for a message whose nonce starts at byte `prefix_len`.
     pub fn for_prefix_len(prefix_len: usize) -> NonceMapping {
-        let offset = prefix_len % 64;
-        if offset > 56 {
+        match crate::layout::straddle_low_bytes(prefix_len) {
             // Nonce bytes 0..low_bytes sit in one block, the rest in the next.
-            let low_bytes = (64 - offset) as u32;
-            NonceMapping {
-                rotate_left_bits: low_bytes * 8,
-            }
-        } else {
-            NonceMapping::IDENTITY
+            Some(low_bytes) => NonceMapping {
+                rotate_left_bits: low_bytes as u32 * 8,
+            },
+            None => NonceMapping::IDENTITY,
         }
     }
 

@@ -17,11 +17,13 @@
 
 pub mod ffi;
 mod job;
+pub mod layout;
 pub mod plugin;
 
 pub use abi_stable;
 pub use ffi::{BackendModule, BackendModuleRef, DeviceBox, FfiDevice};
 pub use job::{Hit, Job, NonceMapping, SearchOutcome};
+pub use layout::MessageLayout;
 
 use abi_stable::std_types::{RString, RVec};
 use abi_stable::StableAbi;

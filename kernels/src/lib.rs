@@ -18,8 +18,8 @@ mod selftest;
 
 pub use selftest::{seal_from_words, self_test};
 
+use pow_backend_api::layout::{self, MessageLayout};
 use pow_backend_api::{BackendError, Hit, Job, SearchOutcome};
-use sha2::digest::generic_array::GenericArray;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -184,55 +184,23 @@ pub struct GpuJob {
     /// Launches never cross a multiple of 2^run_log2 indexes, so the nonce bytes the host
     /// compresses stay constant within one launch.
     pub run_log2: u32,
-    midstate: [u32; 8],
-    tail: Vec<[u8; 64]>,
-    nonce_offset: usize,
+    /// The message in SHA-256 blocks.
+    message: MessageLayout,
+    /// Leading tail blocks the host compresses (their nonce bytes are constant in a run).
     host_blocks: usize,
-}
-
-const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
-
-fn compress(state: &mut [u32; 8], block: &[u8; 64]) {
-    sha2::compress256(state, &[*GenericArray::from_slice(block)]);
 }
 
 impl GpuJob {
     /// Lays out a job; refuses messages whose variable part needs more than three blocks.
     pub fn new(job: &Job) -> Result<GpuJob, BackendError> {
-        let prefix: &[u8] = &job.prefix;
-        let suffix: &[u8] = &job.suffix;
-        let total = prefix.len() + 8 + suffix.len();
-        let constant_blocks = prefix.len() / 64;
-        let mut midstate = SHA256_IV;
-        for block in prefix.chunks_exact(64).take(constant_blocks) {
-            compress(&mut midstate, block.try_into().unwrap());
-        }
-        let mut rest = Vec::with_capacity(256);
-        rest.extend_from_slice(&prefix[constant_blocks * 64..]);
-        let nonce_offset = rest.len();
-        rest.extend_from_slice(&[0u8; 8]);
-        rest.extend_from_slice(suffix);
-        rest.push(0x80);
-        while rest.len() % 64 != 56 {
-            rest.push(0);
-        }
-        rest.extend_from_slice(&((total as u64) * 8).to_be_bytes());
-        let tail: Vec<[u8; 64]> = rest
-            .chunks_exact(64)
-            .map(|c| c.try_into().unwrap())
-            .collect();
-
-        // Index bits that vary inside one launch, and the nonce bytes they land in.
+        let message = MessageLayout::of(job);
+        let total = message.message_len;
+        // Index bits that vary inside one launch, and the blocks whose nonce bytes they miss.
         let rot = job.mapping.rotate_left_bits & 63;
-        let run_log2 = job.mapping.run_length().trailing_zeros().min(32);
-        let first_varying_byte = (0..run_log2)
-            .map(|k| ((rot + k) % 64) / 8)
-            .min()
-            .unwrap_or(0) as usize;
-        let host_blocks = (nonce_offset + first_varying_byte) / 64;
-        let blocks = tail.len() - host_blocks;
+        let run_log2 = layout::run_log2(job.mapping, 32);
+        let host_blocks = message.blocks_constant_within_run(job.mapping, 32);
+        let nonce_offset = message.nonce_offset;
+        let blocks = message.tail.len() - host_blocks;
         if blocks > MAX_KERNEL_BLOCKS {
             return Err(BackendError::invalid(format!(
                 "message of {total} bytes is too long for the GPU kernel (at most {MAX_KERNEL_BLOCKS} \
@@ -242,11 +210,11 @@ impl GpuJob {
         let layout = Layout {
             blocks: blocks as u32,
             nonce_off: nonce_offset as i32 - 64 * host_blocks as i32,
-            suffix_len: suffix.len() as u32,
+            suffix_len: job.suffix.len() as u32,
             message_len: total as u32,
         };
         let mut params = [0u32; PARAM_WORDS];
-        for (b, block) in tail[host_blocks..].iter().enumerate() {
+        for (b, block) in message.tail[host_blocks..].iter().enumerate() {
             for (i, w) in block.chunks_exact(4).enumerate() {
                 params[P_TAIL + 16 * b + i] = u32::from_be_bytes(w.try_into().unwrap());
             }
@@ -265,9 +233,7 @@ impl GpuJob {
             layout,
             params,
             run_log2,
-            midstate,
-            tail,
-            nonce_offset,
+            message,
             host_blocks,
         })
     }
@@ -315,22 +281,8 @@ impl GpuJob {
     /// SHA-256 state after the host-compressed blocks for index `index` (valid for every index
     /// of its aligned run).
     pub fn launch_midstate(&self, index: u64) -> [u32; 8] {
-        let mut state = self.midstate;
-        if self.host_blocks == 0 {
-            return state;
-        }
-        let nonce = self.job.mapping.nonce(index).to_le_bytes();
-        let mut blocks = self.tail[..self.host_blocks].to_vec();
-        for (i, b) in nonce.iter().enumerate() {
-            let pos = self.nonce_offset + i;
-            if pos / 64 < self.host_blocks {
-                blocks[pos / 64][pos % 64] = *b;
-            }
-        }
-        for block in &blocks {
-            compress(&mut state, block);
-        }
-        state
+        self.message
+            .state_after(self.host_blocks, self.job.mapping.nonce(index))
     }
 }
 

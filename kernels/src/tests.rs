@@ -20,17 +20,9 @@ fn model_seal(job: &GpuJob, index: u64, midstate: &[u32; 8]) -> [u8; 32] {
                 words[(pos >> 2) as usize] |= byte << (24 - 8 * (pos & 3));
             }
         }
-        let mut block = [0u8; 64];
-        for (i, w) in words.iter().enumerate() {
-            block[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
-        }
-        compress(&mut st, &block);
+        pow_seal::sha256::compress_words(&mut st, &words);
     }
-    let mut digest = [0u8; 32];
-    for (i, w) in st.iter().enumerate() {
-        digest[4 * i..4 * i + 4].copy_from_slice(&w.to_be_bytes());
-    }
-    pow_seal::keccak256(&digest)
+    pow_seal::keccak256(&pow_seal::sha256::digest_of_state(&st))
 }
 
 fn model_meets(job: &GpuJob, seal: &[u8; 32]) -> bool {

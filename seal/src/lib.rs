@@ -13,6 +13,7 @@
 //! * [`Challenge::Faucet`]: the legacy layout with the coldkey, difficulty 1,000,000,
 //!   little-endian seal.
 
+pub mod sha256;
 mod target;
 
 pub use target::Target;

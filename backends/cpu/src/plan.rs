@@ -2,19 +2,10 @@
 //! bytes, the constant parts of every message schedule, and the block whose compression can
 //! be hoisted out of the loop when the nonce straddles two blocks.
 
-use crate::prepared::SHA256_IV;
+use pow_backend_api::MessageLayout;
+use pow_seal::sha256::{self, IV as SHA256_IV};
 
-/// SHA-256 round constants.
-pub const K: [u32; 64] = [
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-];
+pub use pow_seal::sha256::K;
 
 /// Keccak-f[1600] round constants.
 pub const RC: [u64; 24] = [
@@ -177,8 +168,9 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Lays out padded tail blocks whose nonce starts at byte `nonce_offset`.
-    pub fn new(midstate: [u32; 8], tail: &[[u8; 64]], nonce_offset: usize) -> Plan {
+    /// Lays out a message's padded tail blocks word by word.
+    pub fn new(layout: &MessageLayout) -> Plan {
+        let (midstate, tail, nonce_offset) = (layout.midstate, &layout.tail, layout.nonce_offset);
         let mut pieces = Vec::new();
         let mut nonce_words = vec![0u16; tail.len()];
         for (b, mask) in nonce_words.iter_mut().enumerate() {
@@ -207,12 +199,9 @@ impl Plan {
                 BlockPlan::new(words, mask)
             })
             .collect();
-        let split_mask = if nonce_offset + 8 > 64 {
-            let low_bytes = 64 - nonce_offset;
-            Some((1u64 << (8 * low_bytes)) - 1)
-        } else {
-            None
-        };
+        let split_mask = layout
+            .straddle_low_bytes()
+            .map(|low_bytes| (1u64 << (8 * low_bytes)) - 1);
         Plan {
             midstate,
             blocks,
@@ -262,13 +251,7 @@ impl SplitCache {
 }
 
 /// One SHA-256 compression of 16 message words (scalar).
-pub fn compress_words(state: &mut [u32; 8], words: &[u32; 16]) {
-    let mut block = [0u8; 64];
-    for (j, w) in words.iter().enumerate() {
-        block[j * 4..j * 4 + 4].copy_from_slice(&w.to_be_bytes());
-    }
-    sha2::compress256(state, &[block.into()]);
-}
+pub use sha256::compress_words;
 
 /// Whether every nonce agrees with the first under `mask`.
 #[inline(always)]

@@ -3,22 +3,18 @@
 
 use crate::prepared::{keccak_state_for_digest, PreparedJob};
 use pow_backend_api::Hit;
-use sha2::digest::generic_array::GenericArray;
 
 /// Hashes one nonce index and returns the four seal lanes.
 #[inline(always)]
 pub fn seal_lanes(job: &PreparedJob, index: u64) -> [u64; 4] {
-    let nonce = job.mapping.nonce(index).to_le_bytes();
+    let layout = &job.layout;
+    let n = layout.tail.len();
     let mut tail = [[0u8; 64]; 3];
-    let n = job.tail.len();
-    tail[..n].copy_from_slice(&job.tail);
-    for (i, b) in nonce.iter().enumerate() {
-        let pos = job.nonce_offset + i;
-        tail[pos / 64][pos % 64] = *b;
-    }
-    let mut state = job.midstate;
+    tail[..n].copy_from_slice(&layout.tail);
+    layout.place_nonce(&mut tail[..n], job.mapping.nonce(index));
+    let mut state = layout.midstate;
     for block in &tail[..n] {
-        sha2::compress256(&mut state, &[*GenericArray::from_slice(block)]);
+        pow_seal::sha256::compress(&mut state, block);
     }
     let mut st = keccak_state_for_digest(&state);
     keccak::f1600(&mut st);

@@ -2,23 +2,14 @@
 //! blocks before the nonce and the padded tail blocks with the nonce bytes left blank.
 
 use crate::plan::Plan;
-use pow_backend_api::{Hit, Job, NonceMapping};
-use sha2::digest::generic_array::GenericArray;
-
-/// SHA-256 initial state.
-pub const SHA256_IV: [u32; 8] = [
-    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-];
+use pow_backend_api::{Hit, Job, MessageLayout, NonceMapping};
+use pow_seal::{SealOrder, Target};
 
 /// A job laid out for hashing.
 #[derive(Clone, Debug)]
 pub struct PreparedJob {
-    /// State after compressing every block that lies wholly before the nonce.
-    pub midstate: [u32; 8],
-    /// The remaining padded blocks (one to three), nonce bytes zeroed.
-    pub tail: Vec<[u8; 64]>,
-    /// Byte offset of the nonce inside `tail` (as if the tail blocks were one buffer).
-    pub nonce_offset: usize,
+    /// The message in SHA-256 blocks: midstate, padded tail blocks, nonce offset.
+    pub layout: MessageLayout,
     /// Seal order: `true` = big-endian.
     pub seal_big_endian: bool,
     /// Target limbs, least significant first.
@@ -32,35 +23,11 @@ pub struct PreparedJob {
 impl PreparedJob {
     /// Lays out a job.
     pub fn new(job: &Job) -> PreparedJob {
-        let prefix: &[u8] = &job.prefix;
-        let suffix: &[u8] = &job.suffix;
-        let total = prefix.len() + 8 + suffix.len();
-        let constant_blocks = prefix.len() / 64;
-        let mut midstate = SHA256_IV;
-        for block in prefix.chunks_exact(64).take(constant_blocks) {
-            sha2::compress256(&mut midstate, &[*GenericArray::from_slice(block)]);
-        }
-        // Padded remainder: rest of prefix, nonce placeholder, suffix, 0x80, zeros, bit length.
-        let mut rest = Vec::with_capacity(192);
-        rest.extend_from_slice(&prefix[constant_blocks * 64..]);
-        let nonce_offset = rest.len();
-        rest.extend_from_slice(&[0u8; 8]);
-        rest.extend_from_slice(suffix);
-        rest.push(0x80);
-        while rest.len() % 64 != 56 {
-            rest.push(0);
-        }
-        rest.extend_from_slice(&((total as u64) * 8).to_be_bytes());
-        let tail: Vec<[u8; 64]> = rest
-            .chunks_exact(64)
-            .map(|c| c.try_into().unwrap())
-            .collect();
-        let plan = Plan::new(midstate, &tail, nonce_offset);
+        let layout = MessageLayout::of(job);
+        let plan = Plan::new(&layout);
         PreparedJob {
             plan,
-            midstate,
-            tail,
-            nonce_offset,
+            layout,
             seal_big_endian: job.seal_big_endian,
             target: job.target,
             mapping: job.mapping,
@@ -93,25 +60,15 @@ impl PreparedJob {
         }
     }
 
-    /// The full 256-bit comparison, run only for candidates whose top word is not above the
-    /// target's.
+    /// The full 256-bit comparison (the seal library's), run only for candidates whose top
+    /// word is not above the target's.
     pub fn meets(&self, lanes: &[u64; 4]) -> bool {
-        let limbs = if self.seal_big_endian {
-            [
-                lanes[3].swap_bytes(),
-                lanes[2].swap_bytes(),
-                lanes[1].swap_bytes(),
-                lanes[0].swap_bytes(),
-            ]
+        let order = if self.seal_big_endian {
+            SealOrder::BigEndian
         } else {
-            *lanes
+            SealOrder::LittleEndian
         };
-        for i in (0..4).rev() {
-            if limbs[i] != self.target[i] {
-                return limbs[i] < self.target[i];
-            }
-        }
-        true
+        Target(self.target).is_met_by(&seal_bytes(lanes), order)
     }
 }
 
