@@ -1,8 +1,9 @@
 //! Host-side tests of the kernel contract with a CPU model of the kernel.
 
 use super::*;
-use pow_backend_api::NonceMapping;
+use pow_backend_api::{BackendError, Device, DeviceInfo, DeviceKind, Job, NonceMapping};
 use pow_seal::{Challenge, SealOrder, Work};
+use std::sync::atomic::AtomicBool;
 
 /// The kernel's computation in Rust, from the same inputs the device gets.
 fn model_seal(job: &GpuJob, index: u64, midstate: &[u32; 8]) -> [u8; 32] {
@@ -72,6 +73,18 @@ impl Model {
 }
 
 impl Launcher for Model {
+    fn info(&self) -> DeviceInfo {
+        DeviceInfo {
+            index: 0,
+            name: "kernel model".into(),
+            kind: DeviceKind::Other,
+            compute_units: 1,
+            detail: "the kernel's computation in Rust".into(),
+        }
+    }
+    fn batch(&self) -> Result<u32, BackendError> {
+        Ok(700)
+    }
     fn load(&mut self, job: &GpuJob) -> Result<(), BackendError> {
         self.job = Some(job.clone());
         Ok(())
@@ -408,4 +421,30 @@ fn sources_are_complete() {
     assert!(!cu.contains("#include \""));
     assert!(cu.contains("extern \"C\" __global__ void pow_search"));
     assert_eq!(text_hash("abc").len(), 64);
+}
+
+#[test]
+fn gpu_device_searches_like_the_reference_scan() {
+    let mut dev = GpuDevice::new(Model::default());
+    let cancel = AtomicBool::new(false);
+    assert!(dev.search(0, 10, &cancel).is_err(), "search before set_job");
+    for challenge in [
+        Challenge::v1(7, [1; 32], [2; 32], [3; 32]).unwrap(),
+        Challenge::Legacy {
+            block_hash: [4; 32],
+            hotkey: [5; 32],
+            seal_order: SealOrder::BigEndian,
+        },
+    ] {
+        let job = Job::from_work(&Work::new(challenge, 300));
+        dev.set_job(&job).unwrap();
+        // Ranges across a run boundary of v1's rotated mapping and across 2^64.
+        for start in [0u64, (1 << 24) - 900, u64::MAX - 1200] {
+            let got = dev.search(start, 3000, &cancel).unwrap();
+            let want = job.reference_search(start, 3000, &cancel);
+            assert_eq!(got.searched, want.searched, "start {start}");
+            assert_eq!(got.hits.first(), want.hits.first(), "start {start}");
+        }
+    }
+    assert_eq!(dev.info().name.as_str(), "kernel model");
 }

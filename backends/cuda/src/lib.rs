@@ -9,7 +9,8 @@
 //! from the toolkit or a Python wheel) compiles the embedded source at run time when no
 //! prebuilt PTX fits the layout or the device, or when the driver refuses the PTX. NVRTC output
 //! is cached on disk like the OpenCL binaries.
-//! Opening a device runs [`pow_gpu_kernels::self_test`]; a failing device is refused.
+//! Opening a device runs [`pow_gpu_kernels::self_test`]; a failing device is refused. The
+//! device is the shared [`pow_gpu_kernels::GpuDevice`] over this crate's [`CudaLauncher`].
 //!
 //! Options: `block` (threads per block, a multiple of 32), `batch` (indexes per launch),
 //! `ptx` (`off` forces NVRTC), `cache` (`off`), `self_test` (`off`), `keccak` (`unrolled`, the
@@ -25,15 +26,12 @@ use cudarc::driver::{
 };
 use cudarc::nvrtc::Ptx;
 pub use geometry::Geometry;
-use pow_backend_api::{
-    Backend, BackendError, Device, DeviceInfo, DeviceKind, Job, Options, SearchOutcome,
-};
+use pow_backend_api::{Backend, BackendError, Device, DeviceInfo, DeviceKind, Options};
 use pow_gpu_kernels::{
-    GpuJob, KeccakShape, Launcher, Layout, MIDSTATE_WORDS, RESULT_INIT, RESULT_WORDS,
+    GpuDevice, GpuJob, KeccakShape, Launcher, Layout, MIDSTATE_WORDS, RESULT_INIT, RESULT_WORDS,
 };
 use std::collections::HashMap;
 use std::panic::catch_unwind;
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 mod prebuilt {
@@ -160,20 +158,22 @@ impl Backend for CudaBackend {
     }
 
     fn open_device(&self, index: u32, options: &Options) -> Result<Box<dyn Device>, BackendError> {
-        Ok(Box::new(open_cuda_device(index, options)?))
+        Ok(Box::new(GpuDevice::new(open_cuda_launcher(
+            index, options,
+        )?)))
     }
 }
 
-/// Opens CUDA device `index` and runs its self-test (what `open_device` does), returning the
-/// concrete device so that tests can also use its [`Launcher`] side.
-pub fn open_cuda_device(index: u32, options: &Options) -> Result<CuDevice, BackendError> {
+/// Opens CUDA device `index` and runs its self-test (what `open_device` does), returning its
+/// launcher (which `open_device` wraps in the shared [`GpuDevice`]) so that tests can drive it.
+pub fn open_cuda_launcher(index: u32, options: &Options) -> Result<CudaLauncher, BackendError> {
     let n = driver_status().map_err(BackendError::unavailable)?;
     if index >= n {
         return Err(BackendError::invalid(format!(
             "no CUDA device with index {index} ({n} present)"
         )));
     }
-    let mut device = CuDevice::open(describe(index)?, options)?;
+    let mut device = CudaLauncher::open(describe(index)?, options)?;
     if options.get("self_test") != Some("off") {
         pow_gpu_kernels::self_test(&mut device).map_err(|e| {
             BackendError::failed(format!(
@@ -199,14 +199,14 @@ fn drv(what: &'static str) -> impl Fn(cudarc::driver::DriverError) -> BackendErr
     move |e| BackendError::failed(format!("{what}: {e:?}"))
 }
 
-/// An opened CUDA device.
-pub struct CuDevice {
+/// An opened CUDA device: context, stream, buffers and the modules loaded so far; it runs the
+/// kernel for [`pow_gpu_kernels::GpuDevice`].
+pub struct CudaLauncher {
     gpu: Gpu,
     ctx: Arc<CudaContext>,
     stream: Arc<CudaStream>,
     modules: HashMap<Layout, Loaded>,
     layout: Option<Layout>,
-    job: Option<GpuJob>,
     params: CudaSlice<u32>,
     results: [CudaSlice<u32>; 2],
     host: [PinnedHostSlice<u32>; 2],
@@ -221,8 +221,8 @@ pub struct CuDevice {
     keccak: KeccakShape,
 }
 
-impl CuDevice {
-    fn open(gpu: Gpu, options: &Options) -> Result<CuDevice, BackendError> {
+impl CudaLauncher {
+    fn open(gpu: Gpu, options: &Options) -> Result<CudaLauncher, BackendError> {
         // The prebuilt PTX is unrolled; `keccak=loop` is compiled by NVRTC.
         let keccak = KeccakShape::from_options(options, KeccakShape::Unrolled)?;
         let geometry = Geometry::choose(
@@ -249,13 +249,12 @@ impl CuDevice {
         };
         let (h0, h1) = (pinned(RESULT_WORDS)?, pinned(RESULT_WORDS)?);
         let (th0, th1) = (pinned(MIDSTATE_WORDS)?, pinned(MIDSTATE_WORDS)?);
-        Ok(CuDevice {
+        Ok(CudaLauncher {
             gpu,
             ctx,
             stream,
             modules: HashMap::new(),
             layout: None,
-            job: None,
             params,
             results: [r0, r1],
             host: [h0, h1],
@@ -357,7 +356,15 @@ impl CuDevice {
     }
 }
 
-impl Launcher for CuDevice {
+impl Launcher for CudaLauncher {
+    fn info(&self) -> DeviceInfo {
+        self.gpu.info.clone()
+    }
+
+    fn batch(&self) -> Result<u32, BackendError> {
+        Ok(self.geometry.batch)
+    }
+
     fn load(&mut self, job: &GpuJob) -> Result<(), BackendError> {
         self.drain();
         self.load_layout(job.layout)?;
@@ -455,36 +462,7 @@ impl Launcher for CuDevice {
     }
 }
 
-impl Device for CuDevice {
-    fn info(&self) -> DeviceInfo {
-        self.gpu.info.clone()
-    }
-
-    fn set_job(&mut self, job: &Job) -> Result<(), BackendError> {
-        let gpu = GpuJob::new(job)?;
-        self.load(&gpu)?;
-        self.job = Some(gpu);
-        Ok(())
-    }
-
-    fn search(
-        &mut self,
-        start: u64,
-        count: u64,
-        cancel: &AtomicBool,
-    ) -> Result<SearchOutcome, BackendError> {
-        let job = self
-            .job
-            .take()
-            .ok_or_else(|| BackendError::invalid("search called before set_job"))?;
-        let batch = self.geometry.batch;
-        let result = pow_gpu_kernels::drive_search(self, &job, start, count, batch, cancel);
-        self.job = Some(job);
-        result
-    }
-}
-
-impl Drop for CuDevice {
+impl Drop for CudaLauncher {
     fn drop(&mut self) {
         let _ = self.stream.synchronize();
     }

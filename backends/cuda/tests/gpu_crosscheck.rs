@@ -4,7 +4,7 @@
 //! library scan. Skips with a message when no CUDA device exists (CI).
 
 use pow_backend_api::{Job, NonceMapping, Options};
-use pow_backend_cuda::{driver_status, open_cuda_device};
+use pow_backend_cuda::{driver_status, open_cuda_launcher};
 use pow_gpu_kernels::{drive_search, seal_from_words, GpuJob, Launcher};
 use pow_seal::{Challenge, SealOrder, Work};
 use rand::{Rng, SeedableRng};
@@ -40,7 +40,7 @@ fn a_million_random_seals_per_challenge_match_the_library() {
         eprintln!("SKIPPED: no CUDA device: {reason}");
         return;
     }
-    let mut dev = open_cuda_device(0, &Options::default()).expect("open CUDA device 0");
+    let mut dev = open_cuda_launcher(0, &Options::default()).expect("open CUDA device 0");
     let mut rng = rand::rngs::StdRng::seed_from_u64(0x5eed_c0da);
     const WINDOW: u32 = 1000;
     for (challenge, mapping) in challenges(&mut rng) {
@@ -77,7 +77,7 @@ fn searches_from_random_starts_match_a_library_scan() {
         eprintln!("SKIPPED: no CUDA device: {reason}");
         return;
     }
-    let mut dev = open_cuda_device(0, &Options::default()).expect("open CUDA device 0");
+    let mut dev = open_cuda_launcher(0, &Options::default()).expect("open CUDA device 0");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     for (challenge, mapping) in challenges(&mut rng) {
         let job = Job::from_work(&Work::new(challenge, 1000)).with_mapping(mapping);

@@ -61,7 +61,7 @@ fn entry_points_take_the_arguments_the_host_passes() {
         eprintln!("SKIPPED: {PTX_NOTE}");
         return;
     }
-    // `CuDevice::launch` and `CuDevice::seals` push: params (device pointer), results or seal
+    // `CudaLauncher::launch` and `CudaLauncher::seals` push: params (device pointer), results or seal
     // output (device pointer), base (u64), count (u32), midstate table (device pointer).
     let expected = [".u64", ".u64", ".u64", ".u32", ".u64"];
     for (key, sm, ptx) in PREBUILT_PTX {
