@@ -33,6 +33,7 @@ use pow_gpu_kernels::{
 use std::collections::HashMap;
 use std::panic::catch_unwind;
 use std::sync::Arc;
+use thiserror::Error;
 
 mod prebuilt {
     include!(concat!(env!("OUT_DIR"), "/prebuilt_ptx.rs"));
@@ -64,27 +65,50 @@ fn driver_version() -> String {
     }
 }
 
+/// Why no CUDA device can be used.
+#[derive(Clone, Debug, Error)]
+pub enum DriverUnavailable {
+    /// `libcuda.so.1` is not on the loader's path.
+    #[error("NVIDIA driver library (libcuda.so.1) not found: no NVIDIA driver is installed")]
+    NoLibrary,
+    /// `cuInit` or `cuDeviceGetCount` failed.
+    #[error("{call} failed: {error}")]
+    Call {
+        /// The driver function.
+        call: &'static str,
+        /// The driver's error.
+        error: String,
+    },
+    /// The driver works and has no device.
+    #[error("the NVIDIA driver reports no CUDA device")]
+    NoDevice,
+    /// cudarc panicked on a missing driver entry point.
+    #[error("the NVIDIA driver is too old for this plugin (a driver entry point is missing)")]
+    TooOld,
+}
+
 /// Number of CUDA devices, or why there are none usable. Never panics: cudarc panics when
-/// a driver symbol is missing, which is reported as a reason.
-pub fn driver_status() -> Result<u32, String> {
+/// a driver symbol is missing, which is reported as [`DriverUnavailable::TooOld`].
+pub fn driver_status() -> Result<u32, DriverUnavailable> {
     // SAFETY: probing for the library only loads it.
     if !unsafe { cudarc::driver::sys::is_culib_present() } {
-        return Err(
-            "NVIDIA driver library (libcuda.so.1) not found: no NVIDIA driver is installed".into(),
-        );
+        return Err(DriverUnavailable::NoLibrary);
     }
-    let probe = catch_unwind(|| -> Result<u32, String> {
-        cudarc::driver::result::init().map_err(|e| format!("cuInit failed: {e:?}"))?;
-        let n = cudarc::driver::result::device::get_count()
-            .map_err(|e| format!("cuDeviceGetCount failed: {e:?}"))?;
+    let call = |call: &'static str| {
+        move |e: cudarc::driver::DriverError| DriverUnavailable::Call {
+            call,
+            error: format!("{e:?}"),
+        }
+    };
+    let probe = catch_unwind(|| -> Result<u32, DriverUnavailable> {
+        cudarc::driver::result::init().map_err(call("cuInit"))?;
+        let n = cudarc::driver::result::device::get_count().map_err(call("cuDeviceGetCount"))?;
         Ok(n.max(0) as u32)
     });
     match probe {
-        Ok(Ok(0)) => Err("the NVIDIA driver reports no CUDA device".into()),
+        Ok(Ok(0)) => Err(DriverUnavailable::NoDevice),
         Ok(r) => r,
-        Err(_) => Err(
-            "the NVIDIA driver is too old for this plugin (a driver entry point is missing)".into(),
-        ),
+        Err(_) => Err(DriverUnavailable::TooOld),
     }
 }
 
@@ -154,7 +178,7 @@ impl Backend for CudaBackend {
     }
 
     fn unavailable_reason(&self, _options: &Options) -> Option<String> {
-        driver_status().err()
+        driver_status().err().map(|e| e.to_string())
     }
 
     fn open_device(&self, index: u32, options: &Options) -> Result<Box<dyn Device>, BackendError> {
@@ -167,7 +191,7 @@ impl Backend for CudaBackend {
 /// Opens CUDA device `index` and runs its self-test (what `open_device` does), returning its
 /// launcher (which `open_device` wraps in the shared [`GpuDevice`]) so that tests can drive it.
 pub fn open_cuda_launcher(index: u32, options: &Options) -> Result<CudaLauncher, BackendError> {
-    let n = driver_status().map_err(BackendError::unavailable)?;
+    let n = driver_status().map_err(|e| BackendError::unavailable(e.to_string()))?;
     if index >= n {
         return Err(BackendError::invalid(format!(
             "no CUDA device with index {index} ({n} present)"
@@ -183,6 +207,17 @@ pub fn open_cuda_launcher(index: u32, options: &Options) -> Result<CudaLauncher,
         })?;
     }
     Ok(device)
+}
+
+/// Why the NVRTC path could not give a loaded module.
+#[derive(Debug, Error)]
+enum NvrtcLoadError {
+    #[error(transparent)]
+    Nvrtc(#[from] nvrtc::NvrtcError),
+    #[error("the driver refused NVRTC's PTX: {0}")]
+    Refused(String),
+    #[error("{0}")]
+    Functions(BackendError),
 }
 
 /// A loaded module with its kernels.
@@ -319,7 +354,7 @@ impl CudaLauncher {
         Ok(())
     }
 
-    fn nvrtc(&self, layout: Layout) -> Result<Loaded, String> {
+    fn nvrtc(&self, layout: Layout) -> Result<Loaded, NvrtcLoadError> {
         nvrtc::status()?;
         let arch = geometry::compute_arch(self.gpu.cc);
         let key = pow_gpu_kernels::text_hash(&format!(
@@ -334,7 +369,7 @@ impl CudaLauncher {
                 pow_gpu_kernels::cache::load("cuda", &key).and_then(|b| String::from_utf8(b).ok())
             {
                 if let Ok(m) = self.ctx.load_module(Ptx::from_src(text)) {
-                    return Self::functions(m).map_err(|e| e.to_string());
+                    return Self::functions(m).map_err(NvrtcLoadError::Functions);
                 }
             }
         }
@@ -342,11 +377,11 @@ impl CudaLauncher {
         let module = self
             .ctx
             .load_module(Ptx::from_src(text.clone()))
-            .map_err(|e| format!("the driver refused NVRTC's PTX: {e:?}"))?;
+            .map_err(|e| NvrtcLoadError::Refused(format!("{e:?}")))?;
         if self.use_cache {
             pow_gpu_kernels::cache::store("cuda", &key, text.as_bytes());
         }
-        Self::functions(module).map_err(|e| e.to_string())
+        Self::functions(module).map_err(NvrtcLoadError::Functions)
     }
 
     fn loaded(&self) -> Result<&Loaded, BackendError> {

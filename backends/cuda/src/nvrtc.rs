@@ -12,6 +12,7 @@ use pow_gpu_kernels::{KeccakShape, Layout};
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use thiserror::Error;
 
 /// Library file names, newest CUDA first.
 const LIBRARY_NAMES: [&str; 5] = [
@@ -28,6 +29,49 @@ const WHEEL_DIRS: [&str; 2] = ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib"];
 type Program = *mut c_void;
 type Status = c_int;
 const SUCCESS: Status = 0;
+
+/// Why NVRTC could not be used or could not compile.
+#[derive(Clone, Debug, Error)]
+pub enum NvrtcError {
+    /// No library was found; `refused` lists the files that exist but did not load.
+    #[error("NVRTC (libnvrtc.so.13/.12/.11) not found on the loader's path, in POW_NVRTC_PATH, nor in {searched}{}", refused_text(.refused))]
+    NotFound {
+        /// The folders searched, comma-separated.
+        searched: String,
+        /// Why each existing candidate file was refused.
+        refused: Vec<String>,
+    },
+    /// A library file that does not load or lacks an entry point.
+    #[error("{0}")]
+    Load(String),
+    /// An NVRTC call returned an error status.
+    #[error("{call} failed: {text}")]
+    Call {
+        /// The C function.
+        call: &'static str,
+        /// NVRTC's text for the status.
+        text: String,
+    },
+    /// The compilation failed; `log` is NVRTC's program log.
+    #[error("nvrtcCompileProgram failed: {text}: {log}")]
+    Compile {
+        /// NVRTC's text for the status.
+        text: String,
+        /// The compiler's log, trimmed.
+        log: String,
+    },
+    /// A source or option holds a NUL byte.
+    #[error("{0}")]
+    Input(String),
+}
+
+fn refused_text(refused: &[String]) -> String {
+    if refused.is_empty() {
+        String::new()
+    } else {
+        format!("; refused: {}", refused.join("; "))
+    }
+}
 
 /// The NVRTC entry points the plugin uses.
 struct Api {
@@ -110,16 +154,17 @@ fn candidates() -> Vec<PathBuf> {
 }
 
 impl Api {
-    fn open(file: &Path) -> Result<Api, String> {
+    fn open(file: &Path) -> Result<Api, NvrtcError> {
         // SAFETY: loading NVRTC runs only its C runtime initialisers.
-        let library = unsafe { libloading::Library::new(file) }.map_err(|e| e.to_string())?;
+        let library = unsafe { libloading::Library::new(file) }
+            .map_err(|e| NvrtcError::Load(e.to_string()))?;
         // SAFETY: the types match the NVRTC C API (nvrtc.h) for every CUDA since 7.0.
         unsafe {
             macro_rules! sym {
                 ($name:literal) => {
                     *library
                         .get(concat!($name, "\0").as_bytes())
-                        .map_err(|e| format!("{}: {e}", file.display()))?
+                        .map_err(|e| NvrtcError::Load(format!("{}: {e}", file.display())))?
                 };
             }
             Ok(Api {
@@ -138,16 +183,24 @@ impl Api {
         }
     }
 
-    fn check(&self, what: &str, status: Status) -> Result<(), String> {
+    /// NVRTC's text for a status.
+    fn status_text(&self, status: Status) -> String {
+        // SAFETY: returns a static string for any status.
+        let text = unsafe { CStr::from_ptr((self.error_string)(status)) };
+        text.to_string_lossy().into_owned()
+    }
+
+    fn check(&self, call: &'static str, status: Status) -> Result<(), NvrtcError> {
         if status == SUCCESS {
             return Ok(());
         }
-        // SAFETY: returns a static string for any status.
-        let text = unsafe { CStr::from_ptr((self.error_string)(status)) };
-        Err(format!("{what} failed: {}", text.to_string_lossy()))
+        Err(NvrtcError::Call {
+            call,
+            text: self.status_text(status),
+        })
     }
 
-    fn version(&self) -> Result<(i32, i32), String> {
+    fn version(&self) -> Result<(i32, i32), NvrtcError> {
         let (mut major, mut minor) = (0, 0);
         // SAFETY: writes two ints.
         self.check("nvrtcVersion", unsafe {
@@ -162,7 +215,7 @@ impl Api {
         program: Program,
         size: unsafe extern "C" fn(Program, *mut usize) -> Status,
         get: unsafe extern "C" fn(Program, *mut c_char) -> Status,
-    ) -> Result<String, String> {
+    ) -> Result<String, NvrtcError> {
         let mut n = 0usize;
         // SAFETY: a live program; the buffer holds the size NVRTC reported.
         self.check("nvrtcGet*Size", unsafe { size(program, &mut n) })?;
@@ -174,11 +227,12 @@ impl Api {
         Ok(String::from_utf8_lossy(&buf[..end]).into_owned())
     }
 
-    fn compile_to_ptx(&self, source: &str, options: &[String]) -> Result<String, String> {
-        let source = CString::new(source).map_err(|e| e.to_string())?;
+    fn compile_to_ptx(&self, source: &str, options: &[String]) -> Result<String, NvrtcError> {
+        let nul = |e: std::ffi::NulError| NvrtcError::Input(e.to_string());
+        let source = CString::new(source).map_err(nul)?;
         let options: Vec<CString> = options
             .iter()
-            .map(|o| CString::new(o.as_str()).map_err(|e| e.to_string()))
+            .map(|o| CString::new(o.as_str()).map_err(nul))
             .collect::<Result<_, _>>()?;
         let pointers: Vec<*const c_char> = options.iter().map(|o| o.as_ptr()).collect();
         let mut program: Program = std::ptr::null_mut();
@@ -201,8 +255,10 @@ impl Api {
             let log = self
                 .read(program, self.log_size, self.log)
                 .unwrap_or_default();
-            let failed = self.check("nvrtcCompileProgram", status).unwrap_err();
-            Err(format!("{failed}: {}", log.trim()))
+            Err(NvrtcError::Compile {
+                text: self.status_text(status),
+                log: log.trim().to_string(),
+            })
         };
         // SAFETY: destroys the program created above, once.
         unsafe { (self.destroy)(&mut program) };
@@ -210,8 +266,8 @@ impl Api {
     }
 }
 
-fn api() -> Result<&'static Api, String> {
-    static API: OnceLock<Result<Api, String>> = OnceLock::new();
+fn api() -> Result<&'static Api, NvrtcError> {
+    static API: OnceLock<Result<Api, NvrtcError>> = OnceLock::new();
     API.get_or_init(|| {
         let mut refused = Vec::new();
         for file in candidates() {
@@ -226,42 +282,37 @@ fn api() -> Result<&'static Api, String> {
                 Err(_) => {}
             }
         }
-        let mut why = format!(
-            "NVRTC (libnvrtc.so.13/.12/.11) not found on the loader's path, in POW_NVRTC_PATH, \
-             nor in {}",
-            search_dirs()
+        Err(NvrtcError::NotFound {
+            searched: search_dirs()
                 .iter()
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
-                .join(", ")
-        );
-        if !refused.is_empty() {
-            why.push_str(&format!("; refused: {}", refused.join("; ")));
-        }
-        Err(why)
+                .join(", "),
+            refused: refused.iter().map(ToString::to_string).collect(),
+        })
     })
     .as_ref()
     .map_err(Clone::clone)
 }
 
 /// Whether NVRTC can be used, with the reason when not; the search runs once per process.
-pub fn status() -> Result<(), String> {
+pub fn status() -> Result<(), NvrtcError> {
     version().map(|_| ())
 }
 
 /// NVRTC's version (major, minor).
-pub fn version() -> Result<(i32, i32), String> {
+pub fn version() -> Result<(i32, i32), NvrtcError> {
     api()?.version()
 }
 
 /// The file NVRTC was loaded from.
-pub fn library_file() -> Result<String, String> {
+pub fn library_file() -> Result<String, NvrtcError> {
     Ok(api()?.file.clone())
 }
 
 /// Compiles the embedded kernel source for one job layout, Keccak shape and virtual
 /// architecture (e.g. `compute_90`) with NVRTC, returning the PTX text.
-pub fn compile_ptx(layout: Layout, keccak: KeccakShape, arch: &str) -> Result<String, String> {
+pub fn compile_ptx(layout: Layout, keccak: KeccakShape, arch: &str) -> Result<String, NvrtcError> {
     let api = api()?;
     let mut options = vec![format!("--gpu-architecture={arch}")];
     options.extend(layout.defines_with(keccak));

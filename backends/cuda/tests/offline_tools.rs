@@ -189,7 +189,7 @@ fn nvrtc_compiles_every_layout_to_ptx_that_assembles() {
         std::env::set_var("POW_NVRTC_PATH", Path::new(&dir).join("lib"));
     }
     if let Err(why) = nvrtc::status() {
-        skip::<()>(&why);
+        skip::<()>(&why.to_string());
         return;
     }
     let (major, minor) = nvrtc::version().unwrap();
@@ -198,7 +198,9 @@ fn nvrtc_compiles_every_layout_to_ptx_that_assembles() {
         nvrtc::library_file().unwrap()
     );
     // A compilation error comes back with NVRTC's log.
-    let err = nvrtc::compile_ptx(Layout::LEGACY, KeccakShape::Unrolled, "compute_1").unwrap_err();
+    let err = nvrtc::compile_ptx(Layout::LEGACY, KeccakShape::Unrolled, "compute_1")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("nvrtcCompileProgram failed"), "{err}");
     assert!(
         err.contains("gpu-architecture"),
