@@ -3,8 +3,8 @@
 //! * [`Dispatcher`] owns one driver thread per device and a coordinator thread. Devices pull
 //!   batches of nonce indexes from one shared index space (no overlap, no gaps); the
 //!   coordinator never blocks on a device. A new job ([`WorkHandle::set_work`], also called on
-//!   the [`Dispatcher`]) or a found
-//!   solution cancels in-flight batches through their cancel flags.
+//!   the [`Dispatcher`]) or a found solution cancels in-flight batches through their cancel
+//!   flags.
 //! * Every hit is re-verified with the seal library ([`pow_backend_api::Job::verify_hit`]) on
 //!   the driver thread before the coordinator sees it. A device whose results fail
 //!   verification is quarantined; one that errors or panics is dropped; one that misses its
