@@ -6,7 +6,10 @@
 //! host threads that feed a GPU, in which case leaving it out is faster.
 
 use crate::cache::{cache_key, machine_fingerprint, CachedCandidate, CachedDevice, CachedPlan};
-use crate::dispatcher::{DeviceSetup, DispatchError, Dispatcher, Measurement};
+use crate::dispatcher::{DeviceSetup, Dispatcher};
+use crate::error::DispatchError;
+use crate::events::Measurement;
+use crate::stats::rate_text;
 use crate::{CalibrationCache, DeviceId};
 use pow_backend_api::{DeviceKind, Job};
 use std::time::{Duration, Instant};
@@ -264,19 +267,6 @@ impl Plan {
                 "hashes_per_second": c.rate,
             })).collect::<Vec<_>>(),
         })
-    }
-}
-
-/// `12.34 MH/s` style.
-pub(crate) fn rate_text(rate: f64) -> String {
-    if rate >= 1e9 {
-        format!("{:.2} GH/s", rate / 1e9)
-    } else if rate >= 1e6 {
-        format!("{:.2} MH/s", rate / 1e6)
-    } else if rate >= 1e3 {
-        format!("{:.2} kH/s", rate / 1e3)
-    } else {
-        format!("{rate:.0} H/s")
     }
 }
 

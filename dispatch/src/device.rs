@@ -46,3 +46,34 @@ pub trait DispatchDevice: Send + 'static {
         cancel: &AtomicBool,
     ) -> Result<SearchOutcome, BackendError>;
 }
+
+/// What a device is doing, for statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceState {
+    /// In the mix, waiting for work.
+    Idle,
+    /// Searching a batch.
+    Working,
+    /// Not in the chosen mix.
+    Excluded,
+    /// Dropped after an error or panic.
+    Failed,
+    /// Dropped after results that failed verification.
+    Quarantined,
+    /// Dropped after missing a deadline.
+    Abandoned,
+}
+
+impl DeviceState {
+    /// Lowercase name for display and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceState::Idle => "idle",
+            DeviceState::Working => "working",
+            DeviceState::Excluded => "excluded",
+            DeviceState::Failed => "failed",
+            DeviceState::Quarantined => "quarantined",
+            DeviceState::Abandoned => "abandoned",
+        }
+    }
+}

@@ -2,8 +2,9 @@
 //!
 //! * [`Dispatcher`] owns one driver thread per device and a coordinator thread. Devices pull
 //!   batches of nonce indexes from one shared index space (no overlap, no gaps); the
-//!   coordinator never blocks on a device. A new job ([`Dispatcher::set_work`]) or a found
-//!   solution cancels in-flight batches through their cancel flags.
+//!   coordinator never blocks on a device. A new job ([`WorkHandle::set_work`], also called on
+//!   the [`Dispatcher`]) or a found solution cancels in-flight batches through their cancel
+//!   flags.
 //! * Every hit is re-verified with the seal library ([`pow_backend_api::Job::verify_hit`]) on
 //!   the driver thread before the coordinator sees it. A device whose results fail
 //!   verification is quarantined; one that errors or panics is dropped; one that misses its
@@ -13,24 +14,28 @@
 //!   machine, plugin build and job shape.
 //! * [`Event`]s report solutions, dropped devices, challenge switches and [`Stats`]
 //!   (exponentially weighted hash rates in the manner of bittensor's `RegistrationStatistics`);
-//!   [`status`] renders them for terminals, logs and programs.
+//!   the host renders them for terminals, logs and programs.
 
 mod cache;
 mod calibrate;
 mod config;
 mod device;
 mod dispatcher;
+mod error;
+mod events;
+mod job;
 mod stats;
-pub mod status;
 
 pub use cache::{default_cache_path, machine_fingerprint, CalibrationCache};
 pub use calibrate::{
     calibrate, job_shape, CalibrationSettings, Candidate, DevicePlan, Plan, PlanSource,
 };
 pub use config::{Config, EwmaConfig};
-pub use device::{DeviceId, DeviceMeta, DispatchDevice};
-pub use dispatcher::{
-    DeviceMeasurement, DeviceState, DispatchError, Dispatcher, DropReason, Event, FinalReport,
-    JobAccount, JobId, Measurement, Solution, Switch, WorkHandle, WorkSpec,
+pub use device::{DeviceId, DeviceMeta, DeviceState, DispatchDevice};
+pub use dispatcher::{Dispatcher, WorkHandle};
+pub use error::DispatchError;
+pub use events::{
+    DeviceMeasurement, DropReason, Event, FinalReport, Measurement, Solution, Switch,
 };
-pub use stats::{DeviceStats, Ewma, Stats};
+pub use job::{JobAccount, JobId, WorkSpec};
+pub use stats::{rate_text, DeviceStats, Ewma, Stats};

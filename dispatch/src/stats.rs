@@ -1,8 +1,8 @@
 //! Hash-rate statistics.
 
 use crate::config::EwmaConfig;
-use crate::device::DeviceId;
-use crate::dispatcher::{DeviceState, JobId};
+use crate::device::{DeviceId, DeviceState};
+use crate::job::JobId;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -131,6 +131,19 @@ impl Stats {
                 "batch": d.batch,
             })).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// A rate in attempts per second as text, `12.34 MH/s` style.
+pub fn rate_text(rate: f64) -> String {
+    if rate >= 1e9 {
+        format!("{:.2} GH/s", rate / 1e9)
+    } else if rate >= 1e6 {
+        format!("{:.2} MH/s", rate / 1e6)
+    } else if rate >= 1e3 {
+        format!("{:.2} kH/s", rate / 1e3)
+    } else {
+        format!("{rate:.0} H/s")
     }
 }
 

@@ -2,10 +2,10 @@
 
 use crate::Context;
 use pow_backend_api::{Job, NonceMapping};
-use pow_dispatch::status::StatusMode;
 use pow_dispatch::WorkSpec;
 use pow_host::keys::parse_public_key;
 use pow_host::solver::{open_dispatch_devices, run_to_solution, start, DispatchArgs};
+use pow_host::status::StatusMode;
 use pow_host::Failure;
 use pow_seal::{Bytes32, Challenge, SealOrder, Work, FAUCET_DIFFICULTY};
 use serde_json::json;

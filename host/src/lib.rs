@@ -9,6 +9,7 @@ pub mod keys;
 pub mod plugins;
 pub mod selection;
 pub mod solver;
+pub mod status;
 
 /// A failure with the process exit code that goes with it.
 #[derive(Debug)]

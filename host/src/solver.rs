@@ -4,9 +4,9 @@
 
 use crate::plugins::{OpenDevice, Plugin};
 use crate::selection::Selection;
+use crate::status::{StatusMode, StatusPrinter};
 use crate::Failure;
 use pow_backend_api::{BackendError, Job, SearchOutcome};
-use pow_dispatch::status::{StatusMode, StatusPrinter};
 use pow_dispatch::{
     calibrate, default_cache_path, CalibrationCache, CalibrationSettings, Config, DeviceMeta,
     DispatchDevice, Dispatcher, Event, EwmaConfig, Plan, PlanSource, Solution, Stats, WorkSpec,

@@ -1,8 +1,7 @@
-//! Rendering statistics: a status line updated in place on a terminal, plain periodic lines
-//! otherwise, or JSON lines for programs.
+//! Rendering the dispatcher's statistics ([`pow_dispatch::Stats`]): a status line updated in
+//! place on a terminal, plain periodic lines otherwise, or JSON lines for programs.
 
-use crate::calibrate::rate_text;
-use crate::{DeviceState, Stats};
+use pow_dispatch::{rate_text, DeviceState, DropReason, Stats};
 use std::io::{IsTerminal, Write};
 
 /// How statistics are shown.
@@ -96,7 +95,7 @@ impl StatusPrinter {
 
     /// Reports a dropped device: a warning line (always, since other warnings are plain text
     /// too), followed in JSON mode by a JSON line.
-    pub fn dropped(&mut self, label: &str, plugin: &std::path::Path, reason: &crate::DropReason) {
+    pub fn dropped(&mut self, label: &str, plugin: &std::path::Path, reason: &DropReason) {
         let text = reason.to_string();
         let path = plugin.display().to_string();
         if text.contains(&path) {
