@@ -110,6 +110,186 @@ impl Default for DevConfig {
 /// What the faucet credits, in rao (the dev chain's choice).
 pub const FAUCET_AMOUNT: u64 = 100_000_000_000;
 
+/// The pallet the dev chain's module errors come from.
+const PALLET: &str = "SubtensorModule";
+
+/// The `SubtensorModule` errors the dev chain models; each displays as the runtime's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ModuleError {
+    /// v1 `pow_register` on netuid 0.
+    #[error("RegistrationNotPermittedOnRootSubnet")]
+    RegistrationNotPermittedOnRootSubnet,
+    /// v1 `pow_register` on a subnet that does not exist.
+    #[error("SubnetNotExists")]
+    SubnetNotExists,
+    /// Legacy `register` on a subnet that does not exist.
+    #[error("SubNetworkDoesNotExist")]
+    SubNetworkDoesNotExist,
+    /// Registration or PoW registration is disabled on the subnet.
+    #[error("SubNetRegistrationDisabled")]
+    SubNetRegistrationDisabled,
+    /// The hotkey already has a UID on the subnet.
+    #[error("HotKeyAlreadyRegisteredInSubNet")]
+    HotKeyAlreadyRegisteredInSubNet,
+    /// `MaxAllowedUids` is 0.
+    #[error("NoNeuronIdAvailable")]
+    NoNeuronIdAvailable,
+    /// `RegistrationsThisBlock` reached `MaxRegistrationsPerBlock`.
+    #[error("TooManyRegistrationsThisBlock")]
+    TooManyRegistrationsThisBlock,
+    /// `RegistrationsThisInterval` reached three times `TargetRegistrationsPerInterval`.
+    #[error("TooManyRegistrationsThisInterval")]
+    TooManyRegistrationsThisInterval,
+    /// The work block is outside the window, unknown, or not after the last PoW registration.
+    #[error("InvalidWorkBlock")]
+    InvalidWorkBlock,
+    /// The seal is not the nonce's.
+    #[error("InvalidSeal")]
+    InvalidSeal,
+    /// The seal does not meet the difficulty.
+    #[error("InvalidDifficulty")]
+    InvalidDifficulty,
+    /// Legacy `register` signed by another account than the hotkey.
+    #[error("TransactorAccountShouldBeHotKey")]
+    TransactorAccountShouldBeHotKey,
+    /// The same work was used before.
+    #[error("WorkRepeated")]
+    WorkRepeated,
+    /// A burned registration, which the dev chain does not fund.
+    #[error("NotEnoughBalanceToStake")]
+    NotEnoughBalanceToStake,
+}
+
+/// Why the dev chain refused or failed something. Each failure reaches users of the [`Chain`]
+/// trait as a node's would: a module error in the block that ran the call
+/// ([`Outcome::ModuleError`]), a transaction-pool refusal in chopsticks' JSON form
+/// ([`Outcome::Rejected`]), or a lost connection ([`ChainError::Connection`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DevError {
+    /// The call failed in its block with this `SubtensorModule` error.
+    #[error("SubtensorModule.{0}")]
+    Module(#[from] ModuleError),
+    /// The call is not in the imitated runtime (or the faucet is off): reported as the module
+    /// error `CallNotFound`.
+    #[error("SubtensorModule.CallNotFound ({call} is not in this runtime)")]
+    UnknownCall {
+        /// The call's name.
+        call: &'static str,
+    },
+    /// The pool refused the extrinsic: its signature does not verify against the public key of
+    /// the account it names as signer (`InvalidTransaction::BadProof`).
+    #[error(r#"1010: {{"invalid":{{"badProof":null}}}}"#)]
+    BadSignature,
+    /// The pool refused a registration over the interval limit with subtensor's
+    /// `InvalidTransaction::Custom(code)` (5 as spec 218, 6 as spec 293).
+    #[error(r#"1010: {{"invalid":{{"custom":{code}}}}}"#)]
+    PoolCustom {
+        /// The custom code.
+        code: u8,
+    },
+    /// A connection loss simulated by [`DevChain::fail_next_calls`].
+    #[error("dev chain: simulated connection loss")]
+    SimulatedConnectionLoss,
+    /// A head subscription ended by [`DevChain::drop_subscriptions`].
+    #[error("dev chain: subscription dropped")]
+    SubscriptionDropped,
+    /// The chain stopped with the extrinsic in flight.
+    #[error("dev chain stopped")]
+    Stopped,
+}
+
+impl DevError {
+    /// What a [`Chain`] user sees for this failure; `block` is the block the call ran in
+    /// (used by module errors only).
+    fn reply(self, block: Head) -> Result<Outcome, ChainError> {
+        match self {
+            DevError::Module(e) => Ok(Outcome::ModuleError {
+                pallet: PALLET.into(),
+                error: e.to_string(),
+                block,
+            }),
+            DevError::UnknownCall { .. } => Ok(Outcome::ModuleError {
+                pallet: PALLET.into(),
+                error: "CallNotFound".into(),
+                block,
+            }),
+            DevError::BadSignature | DevError::PoolCustom { .. } => Ok(Outcome::Rejected {
+                message: self.to_string(),
+            }),
+            DevError::SimulatedConnectionLoss
+            | DevError::SubscriptionDropped
+            | DevError::Stopped => Err(self.into()),
+        }
+    }
+}
+
+impl From<DevError> for ChainError {
+    fn from(e: DevError) -> Self {
+        ChainError::Connection(e.to_string())
+    }
+}
+
+/// A signed extrinsic as the dev chain's pool receives it: the call, the account that names
+/// itself as signer, and an sr25519 signature over [`DevChain::signing_payload`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevExtrinsic {
+    /// The call.
+    pub call: Call,
+    /// The signer's account id (its sr25519 public key).
+    pub signer: Hash,
+    /// The signature over the signed payload.
+    pub signature: [u8; 64],
+}
+
+/// The call's bytes in the signed payload: its name and its arguments in order.
+fn encode_call(call: &Call) -> Vec<u8> {
+    let mut out = Vec::with_capacity(160);
+    out.extend_from_slice(PALLET.as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(call.name().as_bytes());
+    out.push(0);
+    match call {
+        Call::PowRegister {
+            netuid,
+            work_block,
+            nonce,
+            work,
+            hotkey,
+        } => {
+            out.extend_from_slice(&netuid.to_le_bytes());
+            out.extend_from_slice(&work_block.to_le_bytes());
+            out.extend_from_slice(&nonce.to_le_bytes());
+            out.extend_from_slice(work);
+            out.extend_from_slice(hotkey);
+        }
+        Call::Register {
+            netuid,
+            block_number,
+            nonce,
+            work,
+            hotkey,
+            coldkey,
+        } => {
+            out.extend_from_slice(&netuid.to_le_bytes());
+            out.extend_from_slice(&block_number.to_le_bytes());
+            out.extend_from_slice(&nonce.to_le_bytes());
+            out.extend_from_slice(work);
+            out.extend_from_slice(hotkey);
+            out.extend_from_slice(coldkey);
+        }
+        Call::Faucet {
+            block_number,
+            nonce,
+            work,
+        } => {
+            out.extend_from_slice(&block_number.to_le_bytes());
+            out.extend_from_slice(&nonce.to_le_bytes());
+            out.extend_from_slice(work);
+        }
+    }
+    out
+}
+
 struct Subnet {
     cfg: DevSubnet,
     registrations_this_block: u16,
@@ -122,7 +302,7 @@ struct Subnet {
 struct Pending {
     call: Call,
     signer: Hash,
-    reply: oneshot::Sender<Outcome>,
+    reply: oneshot::Sender<Result<Outcome, ChainError>>,
 }
 
 struct State {
@@ -150,12 +330,44 @@ impl State {
         }
     }
 
-    fn check_fault(&mut self) -> Result<(), ChainError> {
+    fn check_fault(&mut self) -> Result<(), DevError> {
         if self.failing_calls > 0 {
             self.failing_calls -= 1;
-            return Err(ChainError::Connection(
-                "dev chain: simulated connection loss".into(),
-            ));
+            return Err(DevError::SimulatedConnectionLoss);
+        }
+        Ok(())
+    }
+
+    /// See [`DevChain::signing_payload`].
+    fn signing_payload(&self, call: &Call) -> Vec<u8> {
+        let mut payload = encode_call(call);
+        payload.extend_from_slice(&self.cfg.runtime.spec_version().to_le_bytes());
+        payload.extend_from_slice(&self.hashes[0]);
+        payload
+    }
+
+    /// The transaction pool's checks of an extrinsic (see [`DevChain::submit_extrinsic`]).
+    fn admit(&mut self, xt: &DevExtrinsic) -> Result<(), DevError> {
+        self.check_fault()?;
+        let payload = self.signing_payload(&xt.call);
+        if !pow_wallet::keypair::verify(&xt.signer, &payload, &xt.signature) {
+            return Err(DevError::BadSignature);
+        }
+        // Subtensor's signed extension: registrations over the interval limit are refused
+        // before they reach a block, in the form chopsticks answers with: custom(5) like
+        // spec 218 for the big-endian runtime, custom(6) like spec 293 otherwise.
+        if let Call::Register { netuid, .. } | Call::PowRegister { netuid, .. } = &xt.call {
+            if let Some(sn) = self.subnets.get(netuid) {
+                if sn.registrations_this_interval as u32
+                    >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
+                {
+                    let code = match self.cfg.runtime {
+                        DevRuntime::Legacy(SealOrder::BigEndian) => 5,
+                        _ => 6,
+                    };
+                    return Err(DevError::PoolCustom { code });
+                }
+            }
         }
         Ok(())
     }
@@ -165,7 +377,7 @@ impl State {
     }
 
     /// Applies one extrinsic in block `now`; returns the outcome (without the block).
-    fn apply(&mut self, call: &Call, signer: &Hash, now: u64) -> Result<Applied, &'static str> {
+    fn apply(&mut self, call: &Call, signer: &Hash, now: u64) -> Result<Applied, DevError> {
         match self.cfg.runtime {
             DevRuntime::V1 => match call {
                 Call::PowRegister {
@@ -175,8 +387,12 @@ impl State {
                     work,
                     hotkey,
                 } => self.pow_register(*netuid, *work_block, *nonce, work, hotkey, signer, now),
-                Call::Faucet { .. } => self.faucet(call, signer, now),
-                Call::Register { .. } => Err("NotEnoughBalanceToStake"),
+                Call::Faucet {
+                    block_number,
+                    nonce,
+                    work,
+                } => self.faucet(*block_number, *nonce, work, signer, now),
+                Call::Register { .. } => Err(ModuleError::NotEnoughBalanceToStake.into()),
             },
             DevRuntime::Legacy(order) => match call {
                 Call::Register {
@@ -197,13 +413,21 @@ impl State {
                     signer,
                     now,
                 ),
-                Call::Faucet { .. } => self.faucet(call, signer, now),
-                Call::PowRegister { .. } => Err("CallNotFound"),
+                Call::Faucet {
+                    block_number,
+                    nonce,
+                    work,
+                } => self.faucet(*block_number, *nonce, work, signer, now),
+                Call::PowRegister { .. } => Err(DevError::UnknownCall { call: call.name() }),
             },
             DevRuntime::Burned => match call {
-                Call::Faucet { .. } => self.faucet(call, signer, now),
+                Call::Faucet {
+                    block_number,
+                    nonce,
+                    work,
+                } => self.faucet(*block_number, *nonce, work, signer, now),
                 // A burned registration: the dev chain gives no free TAO.
-                _ => Err("NotEnoughBalanceToStake"),
+                _ => Err(ModuleError::NotEnoughBalanceToStake.into()),
             },
         }
     }
@@ -218,38 +442,41 @@ impl State {
         hotkey: &Hash,
         coldkey: &Hash,
         now: u64,
-    ) -> Result<Applied, &'static str> {
+    ) -> Result<Applied, DevError> {
         if netuid == 0 {
-            return Err("RegistrationNotPermittedOnRootSubnet");
+            return Err(ModuleError::RegistrationNotPermittedOnRootSubnet.into());
         }
         let block_hash = self.hash_of(work_block);
         let last = self.last_pow.get(hotkey).copied();
-        let sn = self.subnets.get(&netuid).ok_or("SubnetNotExists")?;
+        let sn = self
+            .subnets
+            .get(&netuid)
+            .ok_or(ModuleError::SubnetNotExists)?;
         if !(sn.cfg.registration_allowed && sn.cfg.pow_registration_allowed) {
-            return Err("SubNetRegistrationDisabled");
+            return Err(ModuleError::SubNetRegistrationDisabled.into());
         }
         if sn.uids.contains_key(hotkey) {
-            return Err("HotKeyAlreadyRegisteredInSubNet");
+            return Err(ModuleError::HotKeyAlreadyRegisteredInSubNet.into());
         }
         if sn.cfg.max_uids == 0 {
-            return Err("NoNeuronIdAvailable");
+            return Err(ModuleError::NoNeuronIdAvailable.into());
         }
         if sn.registrations_this_block >= sn.cfg.max_registrations_per_block {
-            return Err("TooManyRegistrationsThisBlock");
+            return Err(ModuleError::TooManyRegistrationsThisBlock.into());
         }
         if sn.registrations_this_interval as u32
             >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
         {
-            return Err("TooManyRegistrationsThisInterval");
+            return Err(ModuleError::TooManyRegistrationsThisInterval.into());
         }
         if !WindowRule::V1.allows(work_block, now) {
-            return Err("InvalidWorkBlock");
+            return Err(ModuleError::InvalidWorkBlock.into());
         }
         if last.is_some_and(|l| work_block <= l) {
-            return Err("InvalidWorkBlock");
+            return Err(ModuleError::InvalidWorkBlock.into());
         }
         let Some(block_hash) = block_hash.filter(|h| *h != [0; 32]) else {
-            return Err("InvalidWorkBlock");
+            return Err(ModuleError::InvalidWorkBlock.into());
         };
         let challenge = Challenge::PowRegisterV1 {
             netuid,
@@ -258,12 +485,12 @@ impl State {
             coldkey: *coldkey,
         };
         if challenge.seal(nonce) != *work {
-            return Err("InvalidSeal");
+            return Err(ModuleError::InvalidSeal.into());
         }
         if !Work::new(challenge, rules::mining_difficulty(sn.cfg.difficulty))
             .verify_claim(nonce, work)
         {
-            return Err("InvalidDifficulty");
+            return Err(ModuleError::InvalidDifficulty.into());
         }
         let uid = self.enroll(netuid, hotkey);
         self.last_pow.insert(*hotkey, work_block);
@@ -282,36 +509,39 @@ impl State {
         _coldkey: &Hash,
         signer: &Hash,
         now: u64,
-    ) -> Result<Applied, &'static str> {
+    ) -> Result<Applied, DevError> {
         if signer != hotkey {
-            return Err("TransactorAccountShouldBeHotKey");
+            return Err(ModuleError::TransactorAccountShouldBeHotKey.into());
         }
         let block_hash = self.hash_of(block_number);
-        let sn = self.subnets.get(&netuid).ok_or("SubNetworkDoesNotExist")?;
+        let sn = self
+            .subnets
+            .get(&netuid)
+            .ok_or(ModuleError::SubNetworkDoesNotExist)?;
         if !sn.cfg.registration_allowed || !sn.cfg.pow_registration_allowed {
-            return Err("SubNetRegistrationDisabled");
+            return Err(ModuleError::SubNetRegistrationDisabled.into());
         }
         if sn.registrations_this_block >= sn.cfg.max_registrations_per_block {
-            return Err("TooManyRegistrationsThisBlock");
+            return Err(ModuleError::TooManyRegistrationsThisBlock.into());
         }
         if sn.registrations_this_interval as u32
             >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
         {
-            return Err("TooManyRegistrationsThisInterval");
+            return Err(ModuleError::TooManyRegistrationsThisInterval.into());
         }
         if sn.uids.contains_key(hotkey) {
-            return Err("HotKeyAlreadyRegisteredInSubNet");
+            return Err(ModuleError::HotKeyAlreadyRegisteredInSubNet.into());
         }
         if !WindowRule::Legacy.allows(block_number, now) {
-            return Err("InvalidWorkBlock");
+            return Err(ModuleError::InvalidWorkBlock.into());
         }
         if self.used_work.contains(work) {
-            return Err("WorkRepeated");
+            return Err(ModuleError::WorkRepeated.into());
         }
-        let block_hash = block_hash.ok_or("InvalidWorkBlock")?;
+        let block_hash = block_hash.ok_or(ModuleError::InvalidWorkBlock)?;
         let target = pow_seal::Target::from_difficulty(rules::mining_difficulty(sn.cfg.difficulty));
         if !target.is_met_by(work, order) {
-            return Err("InvalidDifficulty");
+            return Err(ModuleError::InvalidDifficulty.into());
         }
         let challenge = Challenge::Legacy {
             block_hash,
@@ -319,41 +549,42 @@ impl State {
             seal_order: order,
         };
         if challenge.seal(nonce) != *work {
-            return Err("InvalidSeal");
+            return Err(ModuleError::InvalidSeal.into());
         }
         self.used_work.insert(*work);
         Ok(Applied::Registered(self.enroll(netuid, hotkey)))
     }
 
-    fn faucet(&mut self, call: &Call, coldkey: &Hash, now: u64) -> Result<Applied, &'static str> {
+    fn faucet(
+        &mut self,
+        block_number: u64,
+        nonce: u64,
+        work: &Hash,
+        coldkey: &Hash,
+        now: u64,
+    ) -> Result<Applied, DevError> {
         if !self.cfg.faucet {
-            return Err("CallNotFound");
+            return Err(DevError::UnknownCall { call: "faucet" });
         }
-        let Call::Faucet {
-            block_number,
-            nonce,
-            work,
-        } = call
-        else {
-            unreachable!("faucet called with another call");
-        };
-        if !WindowRule::Legacy.allows(*block_number, now) {
-            return Err("InvalidWorkBlock");
+        if !WindowRule::Legacy.allows(block_number, now) {
+            return Err(ModuleError::InvalidWorkBlock.into());
         }
         if self.used_work.contains(work) {
-            return Err("WorkRepeated");
+            return Err(ModuleError::WorkRepeated.into());
         }
         let target = pow_seal::Target::from_difficulty(pow_seal::FAUCET_DIFFICULTY);
         if !target.is_met_by(work, SealOrder::LittleEndian) {
-            return Err("InvalidDifficulty");
+            return Err(ModuleError::InvalidDifficulty.into());
         }
-        let block_hash = self.hash_of(*block_number).ok_or("InvalidWorkBlock")?;
+        let block_hash = self
+            .hash_of(block_number)
+            .ok_or(ModuleError::InvalidWorkBlock)?;
         let challenge = Challenge::Faucet {
             block_hash,
             coldkey: *coldkey,
         };
-        if challenge.seal(*nonce) != *work {
-            return Err("InvalidSeal");
+        if challenge.seal(nonce) != *work {
+            return Err(ModuleError::InvalidSeal.into());
         }
         self.used_work.insert(*work);
         *self.balances.entry(*coldkey).or_default() += FAUCET_AMOUNT;
@@ -489,16 +720,12 @@ impl DevChain {
         let pending = std::mem::take(&mut st.pending);
         for p in pending {
             let outcome = match st.apply(&p.call, &p.signer, number) {
-                Ok(Applied::Registered(uid)) => Outcome::Registered { uid, block: head },
-                Ok(Applied::Funded(amount)) => Outcome::Funded {
+                Ok(Applied::Registered(uid)) => Ok(Outcome::Registered { uid, block: head }),
+                Ok(Applied::Funded(amount)) => Ok(Outcome::Funded {
                     amount,
                     block: head,
-                },
-                Err(error) => Outcome::ModuleError {
-                    pallet: "SubtensorModule".into(),
-                    error: error.into(),
-                    block: head,
-                },
+                }),
+                Err(error) => error.reply(head),
             };
             let _ = p.reply.send(outcome);
         }
@@ -535,9 +762,7 @@ impl DevChain {
     pub fn drop_subscriptions(&self) {
         let mut st = self.lock();
         for s in st.subscribers.drain(..) {
-            let _ = s.send(Err(ChainError::Connection(
-                "dev chain: subscription dropped".into(),
-            )));
+            let _ = s.send(Err(DevError::SubscriptionDropped.into()));
         }
     }
 
@@ -607,6 +832,49 @@ impl DevChain {
     /// A subnet's current settings.
     pub fn subnet(&self, netuid: u16) -> Option<DevSubnet> {
         self.lock().subnets.get(&netuid).map(|s| s.cfg.clone())
+    }
+
+    /// The bytes an extrinsic's signature covers, as the runtime's signed payload does: the
+    /// call with its arguments, then what the chain adds (spec version and genesis hash), so a
+    /// signature for another call or another chain does not verify.
+    pub fn signing_payload(&self, call: &Call) -> Vec<u8> {
+        self.lock().signing_payload(call)
+    }
+
+    /// Signs `call` as `signer`'s account.
+    pub fn sign(&self, call: &Call, signer: &Sr25519Pair) -> DevExtrinsic {
+        let signature = signer.sign(&self.signing_payload(call));
+        DevExtrinsic {
+            call: call.clone(),
+            signer: signer.public(),
+            signature,
+        }
+    }
+
+    /// Submits a signed extrinsic and follows it into the next block, as a node's pool and
+    /// block builder do. The pool checks, in the runtime's order: the signature against the
+    /// named signer's public key over [`DevChain::signing_payload`] (a bad one is refused
+    /// with `BadProof`, a fatal refusal), then subtensor's signed extension (the interval
+    /// limit). An extrinsic the pool refuses is not recorded in [`DevChain::submitted`] and
+    /// never reaches a block.
+    pub async fn submit_extrinsic(&self, xt: DevExtrinsic) -> Result<Outcome, ChainError> {
+        let rx = {
+            let mut st = self.lock();
+            let head = st.head();
+            match st.admit(&xt) {
+                Ok(()) => {}
+                Err(e) => return e.reply(head),
+            }
+            st.submitted.push(xt.call.clone());
+            let (tx, rx) = oneshot::channel();
+            st.pending.push(Pending {
+                call: xt.call,
+                signer: xt.signer,
+                reply: tx,
+            });
+            rx
+        };
+        rx.await.unwrap_or_else(|_| Err(DevError::Stopped.into()))
     }
 
     /// The UID of `hotkey` on `netuid`, if registered.
@@ -716,49 +984,11 @@ impl Chain for DevChain {
         Ok(st.subnets.contains_key(&netuid))
     }
 
+    /// Signs `call` with `signer` ([`DevChain::sign`]) and submits it
+    /// ([`DevChain::submit_extrinsic`]).
     async fn submit(&self, call: &Call, signer: &Sr25519Pair) -> Result<Outcome, ChainError> {
-        // Sign and check the signature over the call, as a node checks an extrinsic's.
-        let payload = format!("{call:?}");
-        let signature = signer.sign(payload.as_bytes());
-        let public = signer.public();
-        if !pow_wallet::keypair::verify(&public, payload.as_bytes(), &signature) {
-            return Ok(Outcome::Rejected {
-                message: "bad signature".into(),
-            });
-        }
-        let rx = {
-            let mut st = self.lock();
-            st.check_fault()?;
-            // The transaction pool's check (SubtensorSignedExtension): registrations over the
-            // interval limit are refused before they reach a block, in the form chopsticks
-            // answers with: custom(5) like spec 218 for the big-endian runtime, custom(6)
-            // like spec 293 otherwise.
-            if let Call::Register { netuid, .. } | Call::PowRegister { netuid, .. } = call {
-                if let Some(sn) = st.subnets.get(netuid) {
-                    if sn.registrations_this_interval as u32
-                        >= rules::interval_limit(sn.cfg.target_registrations_per_interval)
-                    {
-                        let code = match st.cfg.runtime {
-                            DevRuntime::Legacy(SealOrder::BigEndian) => 5,
-                            _ => 6,
-                        };
-                        return Ok(Outcome::Rejected {
-                            message: format!(r#"1010: {{"invalid":{{"custom":{code}}}}}"#),
-                        });
-                    }
-                }
-            }
-            st.submitted.push(call.clone());
-            let (tx, rx) = oneshot::channel();
-            st.pending.push(Pending {
-                call: call.clone(),
-                signer: public,
-                reply: tx,
-            });
-            rx
-        };
-        rx.await
-            .map_err(|_| ChainError::Connection("dev chain stopped".into()))
+        let xt = self.sign(call, signer);
+        self.submit_extrinsic(xt).await
     }
 
     fn describe(&self) -> String {

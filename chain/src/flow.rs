@@ -2,15 +2,18 @@
 //! new challenge when a block arrives, recheck a proof before sending it, send it signed by
 //! the right key and follow it into a block.
 //!
-//! Mining is behind the small [`Miner`] trait so any device dispatcher can drive it; solutions
-//! come back on a tokio channel. [`ScanMiner`] is a plain reference miner over `pow-seal`.
+//! Mining is behind the small [`Miner`] trait so any device dispatcher can drive it; each
+//! miner delivers its own solutions ([`Miner::poll_solution`]). A miner is a trust boundary:
+//! every solution it delivers is verified once, against the chain's rule, where it enters the
+//! flow. [`ScanMiner`] is a plain reference miner over `pow-backend-api`'s reference scan.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use pow_seal::{Challenge, Work};
+use pow_seal::{Challenge, Target, Work};
 use pow_wallet::Sr25519Pair;
 use tokio::sync::mpsc;
 
@@ -30,17 +33,31 @@ pub struct MinedSolution {
     pub device: String,
 }
 
-/// Something that searches nonces. Found solutions go to the channel the miner was built with;
-/// a miner may stop after its first solution for a job (the flow sets a new job when it needs more).
+/// Something that searches nonces and delivers what it finds. The miner owns its solution
+/// stream, so a flow can never listen to another miner's solutions. A miner may stop after
+/// its first solution for a job (the flow sets a new job when it needs more).
+///
+/// A miner is not trusted: the flow verifies every solution once, against the chain's rule,
+/// before anything is sent (see [`mine_and_submit`]).
 pub trait Miner: Send {
     /// Drops the current job and starts searching `work` as job `job_id`.
     fn set_work(&mut self, job_id: u64, work: &Work);
     /// Stops searching until the next [`Miner::set_work`].
     fn stop(&mut self);
+    /// The next solution found, as a stream's `poll_next`: `Ready(Some(_))` for a solution
+    /// (of any job, the current or an older one), `Pending` until one is found (the waker is
+    /// woken then), `Ready(None)` once the miner can deliver no more. Dropping the caller's
+    /// future between polls loses no solution.
+    fn poll_solution(&mut self, cx: &mut Context<'_>) -> Poll<Option<MinedSolution>>;
     /// Attempts per second over all devices, once measured (`None` before the first figure).
     fn rate(&self) -> Option<f64> {
         None
     }
+}
+
+/// The next solution `miner` delivers (`None`: it can deliver no more).
+pub async fn next_solution(miner: &mut dyn Miner) -> Option<MinedSolution> {
+    std::future::poll_fn(|cx| miner.poll_solution(cx)).await
 }
 
 /// What the flow is after.
@@ -386,6 +403,36 @@ struct Proof {
     device: String,
 }
 
+/// The trust boundary between a [`Miner`] and the chain, and the one place a miner's solution
+/// is verified: with the seal library, against the chain's rule (the job's challenge at the
+/// difficulty the chain asked for when the job started, `rules::mining_difficulty` of the
+/// subnet's `Difficulty`, or the faucet's). Any miner can be plugged in (the device
+/// dispatcher, the scan miner, a remote farm), so nothing it reports is taken on trust: a
+/// solution for an older job, or whose seal is not its nonce's or does not meet the
+/// difficulty, goes no further. Later checks ([`Runner::recheck`]) judge the verified seal
+/// against the chain as it is by then, without hashing again.
+fn accept(job: &Job, sol: MinedSolution) -> Result<Proof, String> {
+    if sol.job_id != job.id {
+        return Err(format!(
+            "solution for an older challenge (job {}, now {})",
+            sol.job_id, job.id
+        ));
+    }
+    if !job.work.verify_claim(sol.nonce, &sol.seal) {
+        return Err(format!(
+            "device {} reported nonce {} whose seal does not verify",
+            sol.device, sol.nonce
+        ));
+    }
+    Ok(Proof {
+        work_block: job.head,
+        work: job.work.clone(),
+        nonce: sol.nonce,
+        seal: sol.seal,
+        device: sol.device,
+    })
+}
+
 fn challenge_for(goal: &Goal, head: &Head) -> Challenge {
     match *goal {
         Goal::Register {
@@ -611,8 +658,10 @@ impl Runner<'_> {
                 self.cfg,
             )));
         }
-        let chain_rule = Work::new(proof.work.challenge.clone(), state.mining_difficulty());
-        if !chain_rule.verify_claim(proof.nonce, &proof.seal) {
+        // The seal itself was verified where it entered the flow (`accept`); whether it
+        // still meets the difficulty read now is a comparison of that seal, no hashing.
+        let target = Target::from_difficulty(state.mining_difficulty());
+        if !target.is_met_by(&proof.seal, proof.work.challenge.seal_order()) {
             return Ok(Check::Stale(format!(
                 "difficulty rose to {} and the seal no longer meets it",
                 state.difficulty
@@ -828,17 +877,18 @@ impl Runner<'_> {
 }
 
 /// Mines and submits until the goal is reached, the chain refuses for good, or the deadline
-/// passes. `signer` must be the coldkey for v1 and the faucet, the hotkey for legacy.
+/// passes. `signer` must be the coldkey for v1 and the faucet, the hotkey for legacy. The
+/// solutions come from `miner` itself; each is verified once where it enters (the trust
+/// boundary), and rechecked against the chain as it is before it is sent.
 pub async fn mine_and_submit(
     chain: &dyn Chain,
     goal: Goal,
     signer: &Sr25519Pair,
     miner: &mut dyn Miner,
-    solutions: &mut mpsc::UnboundedReceiver<MinedSolution>,
     cfg: &FlowConfig,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Success, FlowError> {
-    let run = run(chain, goal, signer, miner, solutions, cfg, events);
+    let run = run(chain, goal, signer, miner, cfg, events);
     match cfg.deadline {
         Some(d) => match tokio::time::timeout(d, run).await {
             Ok(r) => r,
@@ -853,7 +903,6 @@ async fn run(
     goal: Goal,
     signer: &Sr25519Pair,
     miner: &mut dyn Miner,
-    solutions: &mut mpsc::UnboundedReceiver<MinedSolution>,
     cfg: &FlowConfig,
     events: &mut (dyn FnMut(Event) + Send),
 ) -> Result<Success, FlowError> {
@@ -867,16 +916,12 @@ async fn run(
         refused: 0,
         judged: None,
     };
-    let result = drive(&mut r, signer, solutions).await;
+    let result = drive(&mut r, signer).await;
     r.miner.stop();
     result
 }
 
-async fn drive(
-    r: &mut Runner<'_>,
-    signer: &Sr25519Pair,
-    solutions: &mut mpsc::UnboundedReceiver<MinedSolution>,
-) -> Result<Success, FlowError> {
+async fn drive(r: &mut Runner<'_>, signer: &Sr25519Pair) -> Result<Success, FlowError> {
     let mut heads = r.subscribe().await?;
     let head = r.best().await?;
     let mut job = match r.start(head).await? {
@@ -922,34 +967,22 @@ async fn drive(
                     return Ok(ok);
                 }
             }
-            found = solutions.recv() => {
+            found = next_solution(&mut *r.miner) => {
                 let Some(sol) = found else {
                     return Err(FlowError::Failed("the miner stopped".into()));
                 };
-                if sol.job_id != job.id {
-                    (r.events)(Event::Stale {
-                        reason: format!("solution for an older challenge (job {}, now {})", sol.job_id, job.id),
-                    });
-                    continue;
-                }
                 // The trust boundary to the chain: nothing unverified is ever sent.
-                if !job.work.verify_claim(sol.nonce, &sol.seal) {
-                    (r.events)(Event::Stale {
-                        reason: format!("device {} reported nonce {} whose seal does not verify", sol.device, sol.nonce),
-                    });
-                    continue;
-                }
+                let proof = match accept(&job, sol) {
+                    Ok(proof) => proof,
+                    Err(reason) => {
+                        (r.events)(Event::Stale { reason });
+                        continue;
+                    }
+                };
                 if held.is_some() {
                     // One proof at a time: the held one goes first with the next block.
                     continue;
                 }
-                let proof = Proof {
-                    work_block: job.head,
-                    work: job.work.clone(),
-                    nonce: sol.nonce,
-                    seal: sol.seal,
-                    device: sol.device,
-                };
                 if let Check::Stale(reason) = r.recheck(&proof).await? {
                     (r.events)(Event::Stale { reason });
                     // Mine again on the newest block right away.
@@ -983,23 +1016,32 @@ async fn drive(
     }
 }
 
-/// A reference miner: one thread per worker scanning nonces with `pow-seal`, worker `i` taking
-/// nonces `i, i + n, i + 2n, ...` from a random start. Real hashing, no device code.
+/// Indexes one [`ScanMiner`] worker searches per reference-scan call, between looks at the
+/// stop flag.
+const SCAN_CHUNK: u64 = 1024;
+
+/// A reference miner: one thread per worker running the one reference scan,
+/// [`pow_backend_api::Job::reference_search`], over the job's nonce indexes from a random
+/// start; worker `i` of `n` takes chunks `i, i + n, i + 2n, ...` of [`SCAN_CHUNK`] indexes.
+/// Real hashing, no device code. It stops after the first solution of a job.
 pub struct ScanMiner {
     workers: usize,
     cancel: Option<Arc<AtomicBool>>,
     out: mpsc::UnboundedSender<MinedSolution>,
-    attempts: Arc<std::sync::atomic::AtomicU64>,
+    solutions: mpsc::UnboundedReceiver<MinedSolution>,
+    attempts: Arc<AtomicU64>,
     started: Instant,
 }
 
 impl ScanMiner {
-    /// A miner with `workers` threads that sends solutions to `out`.
-    pub fn new(workers: usize, out: mpsc::UnboundedSender<MinedSolution>) -> Self {
+    /// A miner with `workers` threads (at least one).
+    pub fn new(workers: usize) -> Self {
+        let (out, solutions) = mpsc::unbounded_channel();
         ScanMiner {
             workers: workers.max(1),
             cancel: None,
             out,
+            solutions,
             attempts: Arc::default(),
             started: Instant::now(),
         }
@@ -1011,34 +1053,39 @@ impl Miner for ScanMiner {
         self.stop();
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = Some(cancel.clone());
-        let start: u64 = rand::random::<u64>() >> 1;
+        let job = Arc::new(pow_backend_api::Job::from_work(work));
+        let start = job.mapping.index(rand::random::<u64>() >> 1);
         let n = self.workers as u64;
         for i in 0..n {
             let cancel = cancel.clone();
             let out = self.out.clone();
-            let work = work.clone();
+            let job = job.clone();
             let attempts = self.attempts.clone();
             std::thread::spawn(move || {
-                let mut nonce = start.wrapping_add(i);
+                let mut chunk = i;
                 while !cancel.load(Ordering::Relaxed) {
-                    for _ in 0..1024 {
-                        if let Some(seal) = work.verify(nonce) {
-                            if !cancel.swap(true, Ordering::Relaxed) {
-                                let _ = out.send(MinedSolution {
-                                    job_id,
-                                    nonce,
-                                    seal,
-                                    device: format!("scan-{i}"),
-                                });
-                            }
-                            return;
+                    let from = start.wrapping_add(chunk.wrapping_mul(SCAN_CHUNK));
+                    let found = job.reference_search(from, SCAN_CHUNK, &cancel);
+                    attempts.fetch_add(found.attempts, Ordering::Relaxed);
+                    if let Some(hit) = found.hits.first() {
+                        if !cancel.swap(true, Ordering::Relaxed) {
+                            let _ = out.send(MinedSolution {
+                                job_id,
+                                nonce: hit.nonce,
+                                seal: hit.seal,
+                                device: format!("scan-{i}"),
+                            });
                         }
-                        nonce = nonce.wrapping_add(n);
+                        return;
                     }
-                    attempts.fetch_add(1024, Ordering::Relaxed);
+                    chunk = chunk.wrapping_add(n);
                 }
             });
         }
+    }
+
+    fn poll_solution(&mut self, cx: &mut Context<'_>) -> Poll<Option<MinedSolution>> {
+        self.solutions.poll_recv(cx)
     }
 
     fn stop(&mut self) {

@@ -4,9 +4,11 @@
 //! subscription, the runtime's version and registration calls, the storage the checks read,
 //! and submitting an extrinsic and following it into a block. Two implementations:
 //! [`rpc::RpcChain`] (a node over WebSocket, through subxt's dynamic API) and
-//! [`dev::DevChain`] (an embedded development chain that judges proofs with the runtime's
-//! rules). [`flow`] drives a [`flow::Miner`] against either.
+//! `dev::DevChain` (an embedded development chain that judges proofs with the runtime's
+//! rules; behind the `dev-chain` cargo feature). [`flow`] drives a [`flow::Miner`] against
+//! either.
 
+#[cfg(feature = "dev-chain")]
 pub mod dev;
 pub mod flow;
 pub mod network;
@@ -17,7 +19,7 @@ pub mod runtime;
 use futures::stream::BoxStream;
 use pow_wallet::Sr25519Pair;
 
-pub use runtime::{Capabilities, RegisterFields, RuntimeInfo, Scheme};
+pub use runtime::{Capabilities, RegisterFields, RuntimeInfo, Scheme, SchemeError};
 
 /// A 32-byte hash or account id.
 pub type Hash = [u8; 32];

@@ -58,6 +58,46 @@ impl Scheme {
     }
 }
 
+/// Why a runtime offers no proof-of-work registration (or faucet) pow-host can use; nothing is
+/// sent. The messages are the ones the host prints.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemeError {
+    /// Neither `pow_register` nor `register`.
+    #[error("runtime spec {spec} has neither SubtensorModule.pow_register nor register: it offers no proof-of-work registration")]
+    NoRegistration {
+        /// Spec version.
+        spec: u32,
+    },
+    /// `register` ignores the work and burns TAO, and there is no `pow_register`.
+    #[error("runtime spec {spec} has no SubtensorModule.pow_register, and its register ignores the proof of work \
+             (parameters named _block_number, _nonce, _work) and burns TAO instead; not sending anything. \
+             Use a burned registration (btcli subnets register) if that is what you want")]
+    BurnsTao {
+        /// Spec version.
+        spec: u32,
+    },
+    /// Newer than the last runtime known to check the work in `register`.
+    #[error("runtime spec {spec} is newer than the last runtime known to check the work in register ({LAST_POW_REGISTER_SPEC}) \
+             and has no pow_register; refusing to send. If this private chain still checks the seal, pass --seal-order be|le")]
+    TooNew {
+        /// Spec version.
+        spec: u32,
+    },
+    /// Between the last big-endian and the first little-endian spec: the seal order is unknown.
+    #[error("runtime spec {spec} lies between {LAST_BIG_ENDIAN_SPEC} (big-endian seal) and {FIRST_LITTLE_ENDIAN_SPEC} (little-endian seal); \
+             pass --seal-order be|le")]
+    UnknownSealOrder {
+        /// Spec version.
+        spec: u32,
+    },
+    /// No `faucet` call.
+    #[error("runtime spec {spec} has no SubtensorModule.faucet (it exists only on test and dev runtimes built with the pow-faucet feature)")]
+    NoFaucet {
+        /// Spec version.
+        spec: u32,
+    },
+}
+
 /// Last spec version whose `register` read the seal big-endian.
 pub const LAST_BIG_ENDIAN_SPEC: u32 = 277;
 /// First spec version whose `register` reads the seal little-endian.
@@ -69,22 +109,19 @@ impl RuntimeInfo {
     /// Picks the scheme for a registration, or explains why none can be used. `seal_order`
     /// (from `--seal-order`) forces the legacy seal's byte order for private chains whose
     /// spec versions do not follow the public networks'.
-    pub fn registration_scheme(&self, seal_order: Option<SealOrder>) -> Result<Scheme, String> {
+    pub fn registration_scheme(
+        &self,
+        seal_order: Option<SealOrder>,
+    ) -> Result<Scheme, SchemeError> {
         let spec = self.spec_version;
         if self.caps.pow_register {
             return Ok(Scheme::V1);
         }
         let Some(fields) = &self.caps.register else {
-            return Err(format!(
-                "runtime spec {spec} has neither SubtensorModule.pow_register nor register: it offers no proof-of-work registration"
-            ));
+            return Err(SchemeError::NoRegistration { spec });
         };
         if fields.ignores_work() {
-            return Err(format!(
-                "runtime spec {spec} has no SubtensorModule.pow_register, and its register ignores the proof of work \
-                 (parameters named _block_number, _nonce, _work) and burns TAO instead; not sending anything. \
-                 Use a burned registration (btcli subnets register) if that is what you want"
-            ));
+            return Err(SchemeError::BurnsTao { spec });
         }
         if let Some(order) = seal_order {
             return Ok(Scheme::Legacy(order));
@@ -94,27 +131,20 @@ impl RuntimeInfo {
         } else if (FIRST_LITTLE_ENDIAN_SPEC..=LAST_POW_REGISTER_SPEC).contains(&spec) {
             Ok(Scheme::Legacy(SealOrder::LittleEndian))
         } else if spec > LAST_POW_REGISTER_SPEC {
-            Err(format!(
-                "runtime spec {spec} is newer than the last runtime known to check the work in register ({LAST_POW_REGISTER_SPEC}) \
-                 and has no pow_register; refusing to send. If this private chain still checks the seal, pass --seal-order be|le"
-            ))
+            Err(SchemeError::TooNew { spec })
         } else {
-            Err(format!(
-                "runtime spec {spec} lies between {LAST_BIG_ENDIAN_SPEC} (big-endian seal) and {FIRST_LITTLE_ENDIAN_SPEC} (little-endian seal); \
-                 pass --seal-order be|le"
-            ))
+            Err(SchemeError::UnknownSealOrder { spec })
         }
     }
 
     /// Checks that the runtime offers `faucet`.
-    pub fn faucet_available(&self) -> Result<(), String> {
+    pub fn faucet_available(&self) -> Result<(), SchemeError> {
         if self.caps.faucet {
             Ok(())
         } else {
-            Err(format!(
-                "runtime spec {} has no SubtensorModule.faucet (it exists only on test and dev runtimes built with the pow-faucet feature)",
-                self.spec_version
-            ))
+            Err(SchemeError::NoFaucet {
+                spec: self.spec_version,
+            })
         }
     }
 }
@@ -152,6 +182,43 @@ mod tests {
         "_coldkey",
     ];
 
+    /// The texts the host prints, word for word.
+    #[test]
+    fn refusal_messages() {
+        let text = |spec, pow, fields| {
+            info(spec, pow, fields)
+                .registration_scheme(None)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            text(397, false, None),
+            "runtime spec 397 has neither SubtensorModule.pow_register nor register: it offers no proof-of-work registration"
+        );
+        assert_eq!(
+            text(397, false, Some(BURNED)),
+            "runtime spec 397 has no SubtensorModule.pow_register, and its register ignores the proof of work \
+             (parameters named _block_number, _nonce, _work) and burns TAO instead; not sending anything. \
+             Use a burned registration (btcli subnets register) if that is what you want"
+        );
+        assert_eq!(
+            text(400, false, Some(CHECKED)),
+            "runtime spec 400 is newer than the last runtime known to check the work in register (394) \
+             and has no pow_register; refusing to send. If this private chain still checks the seal, pass --seal-order be|le"
+        );
+        assert_eq!(
+            text(280, false, Some(CHECKED)),
+            "runtime spec 280 lies between 277 (big-endian seal) and 283 (little-endian seal); pass --seal-order be|le"
+        );
+        assert_eq!(
+            info(218, false, Some(CHECKED))
+                .faucet_available()
+                .unwrap_err()
+                .to_string(),
+            "runtime spec 218 has no SubtensorModule.faucet (it exists only on test and dev runtimes built with the pow-faucet feature)"
+        );
+    }
+
     #[test]
     fn picks_scheme_by_metadata_and_spec() {
         assert_eq!(
@@ -187,7 +254,8 @@ mod tests {
         let e = info(397, false, Some(BURNED))
             .registration_scheme(None)
             .unwrap_err();
-        assert!(e.contains("burns TAO"), "{e}");
+        assert_eq!(e, SchemeError::BurnsTao { spec: 397 });
+        assert!(e.to_string().contains("burns TAO"), "{e}");
         // --seal-order never overrides a register that ignores the work.
         assert!(info(397, false, Some(BURNED))
             .registration_scheme(Some(SealOrder::LittleEndian))

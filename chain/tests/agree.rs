@@ -19,7 +19,6 @@ use pow_chain::{rules, Call, Chain, Outcome, Scheme};
 use pow_chopsticks::{Node, Options, Runtime, Subnet};
 use pow_seal::{Challenge, SealOrder, Work};
 use pow_wallet::Sr25519Pair;
-use tokio::sync::mpsc;
 
 /// Where the scenarios run, with the powers a test needs to arrange a subnet's state.
 enum Bench {
@@ -129,15 +128,14 @@ async fn register_with(
         Err(e) => return verdict_of_error(&e),
     }
     let signer = if scheme == Scheme::V1 { &cold } else { hot };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut miner = ScanMiner::new(2, tx);
+    let mut miner = ScanMiner::new(2);
     let goal = Goal::Register {
         netuid,
         scheme,
         hotkey: hot.public(),
         coldkey: cold.public(),
     };
-    match mine_and_submit(chain, goal, signer, &mut miner, &mut rx, &cfg, &mut { log }).await {
+    match mine_and_submit(chain, goal, signer, &mut miner, &cfg, &mut { log }).await {
         Ok(Success::Registered { uid, .. }) => {
             assert_eq!(
                 bench.uid_of(netuid, &hot.public()),

@@ -2,9 +2,10 @@
 //! faults a real network shows: new blocks mid-search, stale proofs, dropped subscriptions.
 
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pow_chain::dev::{DevChain, DevConfig, DevRuntime, DevSubnet};
+use pow_chain::dev::{DevChain, DevConfig, DevExtrinsic, DevRuntime, DevSubnet};
 use pow_chain::flow::{
     check_registration, mine_and_submit, Event, FlowConfig, FlowError, Goal, MinedSolution, Miner,
     Precheck, ScanMiner, Success,
@@ -62,14 +63,12 @@ async fn register_with_scan(
     cold: &Sr25519Pair,
 ) -> Result<Success, FlowError> {
     let signer = if scheme == Scheme::V1 { cold } else { hot };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut miner = ScanMiner::new(2, tx);
+    let mut miner = ScanMiner::new(2);
     mine_and_submit(
         chain,
         goal_for(scheme, hot, cold),
         signer,
         &mut miner,
-        &mut rx,
         &cfg(),
         &mut |_| {},
     )
@@ -157,8 +156,7 @@ async fn wrong_seal_order_is_refused_by_the_chain() {
         1_000_000,
     );
     let (hot, cold) = (pair(6), pair(7));
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut miner = ScanMiner::new(2, tx);
+    let mut miner = ScanMiner::new(2);
     let mut c = cfg();
     c.max_submissions = 1;
     let err = mine_and_submit(
@@ -166,7 +164,6 @@ async fn wrong_seal_order_is_refused_by_the_chain() {
         goal_for(Scheme::Legacy(SealOrder::BigEndian), &hot, &cold),
         &hot,
         &mut miner,
-        &mut rx,
         &c,
         &mut |_| {},
     )
@@ -183,8 +180,7 @@ async fn faucet_pays_the_coldkey() {
     let chain = dev(DevRuntime::V1, Some(200), 1);
     let cold = pair(8);
     assert!(chain.runtime().await.unwrap().faucet_available().is_ok());
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut miner = ScanMiner::new(2, tx);
+    let mut miner = ScanMiner::new(2);
     let ok = mine_and_submit(
         &chain,
         Goal::Faucet {
@@ -192,7 +188,6 @@ async fn faucet_pays_the_coldkey() {
         },
         &cold,
         &mut miner,
-        &mut rx,
         &cfg(),
         &mut |_| {},
     )
@@ -202,18 +197,41 @@ async fn faucet_pays_the_coldkey() {
     assert_eq!(chain.balance(&cold.public()), pow_chain::dev::FAUCET_AMOUNT);
 }
 
-/// Records jobs; the test decides when (and for which job) a solution appears.
+/// The flow's side of a manual miner: records jobs and delivers what the test sends.
+struct ManualFlowMiner {
+    jobs: Arc<Mutex<Vec<(u64, Work)>>>,
+    solutions: mpsc::UnboundedReceiver<MinedSolution>,
+}
+
+impl Miner for ManualFlowMiner {
+    fn set_work(&mut self, job_id: u64, work: &Work) {
+        self.jobs.lock().unwrap().push((job_id, work.clone()));
+    }
+    fn stop(&mut self) {}
+    fn poll_solution(&mut self, cx: &mut Context<'_>) -> Poll<Option<MinedSolution>> {
+        self.solutions.poll_recv(cx)
+    }
+}
+
+/// The test's side of a manual miner: sees the jobs and decides when (and for which job) a
+/// solution appears.
 #[derive(Clone)]
 struct ManualMiner {
     jobs: Arc<Mutex<Vec<(u64, Work)>>>,
     out: mpsc::UnboundedSender<MinedSolution>,
 }
 
-impl Miner for ManualMiner {
-    fn set_work(&mut self, job_id: u64, work: &Work) {
-        self.jobs.lock().unwrap().push((job_id, work.clone()));
-    }
-    fn stop(&mut self) {}
+/// A manual miner: the flow's side and the test's handle on it.
+fn manual_miner() -> (ManualFlowMiner, ManualMiner) {
+    let (out, solutions) = mpsc::unbounded_channel();
+    let jobs: Arc<Mutex<Vec<(u64, Work)>>> = Arc::default();
+    (
+        ManualFlowMiner {
+            jobs: jobs.clone(),
+            solutions,
+        },
+        ManualMiner { jobs, out },
+    )
 }
 
 impl ManualMiner {
@@ -232,9 +250,12 @@ impl ManualMiner {
     }
     fn solve(&self, job: &(u64, Work)) {
         let (nonce, seal) = solve(&job.1);
+        self.send(job.0, nonce, seal);
+    }
+    fn send(&self, job_id: u64, nonce: u64, seal: [u8; 32]) {
         self.out
             .send(MinedSolution {
-                job_id: job.0,
+                job_id,
                 nonce,
                 seal,
                 device: "manual".into(),
@@ -260,18 +281,13 @@ type Spawned = (
 );
 
 fn spawn_manual(chain: &DevChain, hot: &Sr25519Pair, cold: &Sr25519Pair) -> Spawned {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let miner = ManualMiner {
-        jobs: Arc::default(),
-        out: tx,
-    };
+    let (mut flow_miner, miner) = manual_miner();
     let events: Arc<Mutex<Vec<Event>>> = Arc::default();
-    let (c, m, ev) = (chain.clone(), miner.clone(), events.clone());
+    let (c, ev) = (chain.clone(), events.clone());
     let goal = goal_for(Scheme::V1, hot, cold);
     let cold = cold.clone();
     let handle = tokio::spawn(async move {
-        let mut m = m;
-        mine_and_submit(&c, goal, &cold, &mut m, &mut rx, &cfg(), &mut |e| {
+        mine_and_submit(&c, goal, &cold, &mut flow_miner, &cfg(), &mut |e| {
             ev.lock().unwrap().push(e)
         })
         .await
@@ -431,7 +447,7 @@ async fn checks_refuse_before_mining() {
         .unwrap()
         .registration_scheme(None)
         .unwrap_err();
-    assert!(e.contains("burns TAO"), "{e}");
+    assert!(e.to_string().contains("burns TAO"), "{e}");
     assert!(burned.submitted().is_empty());
 }
 
@@ -590,15 +606,14 @@ async fn register_with_scan_on(
     cold: &Sr25519Pair,
 ) -> Result<Success, FlowError> {
     let signer = if scheme == Scheme::V1 { cold } else { hot };
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut miner = ScanMiner::new(2, tx);
+    let mut miner = ScanMiner::new(2);
     let goal = Goal::Register {
         netuid,
         scheme,
         hotkey: hot.public(),
         coldkey: cold.public(),
     };
-    mine_and_submit(chain, goal, signer, &mut miner, &mut rx, &cfg(), &mut |e| {
+    mine_and_submit(chain, goal, signer, &mut miner, &cfg(), &mut |e| {
         eprintln!("{e:?}")
     })
     .await
@@ -698,4 +713,228 @@ async fn a_lower_head_is_followed() {
         matches!(ok, Success::Registered { work_block: 2, .. }),
         "{ok:?}"
     );
+}
+
+/// The dev chain's pool checks each extrinsic's sr25519 signature against the public key of
+/// the account it names, over the signed payload: one signed by another key, or whose call was
+/// changed after signing, is refused with `BadProof` and never reaches a block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_chain_checks_signatures() {
+    let chain = dev(DevRuntime::V1, None, 1);
+    let (cold, forger) = (pair(50), pair(51));
+    let call_at = |hot: &Sr25519Pair, head: pow_chain::Head| {
+        let work = Work::new(
+            Challenge::v1(1, head.hash, hot.public(), cold.public()).unwrap(),
+            1,
+        );
+        let (nonce, seal) = solve(&work);
+        Call::PowRegister {
+            netuid: 1,
+            work_block: head.number,
+            nonce,
+            work: seal,
+            hotkey: hot.public(),
+        }
+    };
+    let head = chain.best_head().await.unwrap();
+    let call = |hot: &Sr25519Pair| call_at(hot, head);
+    // A refused extrinsic is answered at once; an accepted one would wait for a block.
+    let submit = |xt: DevExtrinsic| {
+        let c = chain.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(5), c.submit_extrinsic(xt))
+                .await
+                .expect("the pool accepted it: no answer before a block")
+                .unwrap()
+        }
+    };
+    let refused = |o: Outcome| match o {
+        Outcome::Rejected { message } => {
+            let r = pow_chain::rules::decode_pool_refusal(&message).expect("a pool refusal");
+            assert_eq!(r.name, "BadProof", "{message}");
+            assert_eq!(r.verdict, pow_chain::rules::Verdict::Fatal);
+        }
+        other => panic!("not refused: {other:?}"),
+    };
+
+    // Signed by another key than the coldkey it names.
+    let hot_a = pair(52);
+    let mut forged = chain.sign(&call(&hot_a), &forger);
+    forged.signer = cold.public();
+    refused(submit(forged).await);
+
+    // Signed by the coldkey, then the hotkey swapped: the payload no longer matches.
+    let hot_b = pair(53);
+    let mut tampered = chain.sign(&call(&hot_b), &cold);
+    if let Call::PowRegister { hotkey, .. } = &mut tampered.call {
+        *hotkey = pair(54).public();
+    }
+    refused(submit(tampered).await);
+
+    // A signature over another chain's payload (another spec version) does not verify either.
+    let other = dev(DevRuntime::Legacy(SealOrder::LittleEndian), None, 1);
+    let hot_c = pair(55);
+    let elsewhere = other.sign(&call(&hot_c), &cold);
+    refused(submit(elsewhere).await);
+
+    chain.produce_block();
+    assert!(chain.submitted().is_empty(), "{:?}", chain.submitted());
+    for hot in [&hot_a, &hot_b, &hot_c] {
+        assert_eq!(chain.uid_of(1, &hot.public()), None);
+    }
+
+    // The same call correctly signed is accepted and registers.
+    let head = chain.best_head().await.unwrap();
+    let xt = chain.sign(&call_at(&hot_a, head), &cold);
+    let c = chain.clone();
+    let r = tokio::spawn(async move { c.submit_extrinsic(xt).await.unwrap() });
+    wait_submitted(&chain, 1).await;
+    chain.produce_block();
+    assert!(
+        matches!(r.await.unwrap(), Outcome::Registered { uid: 0, .. }),
+        "a correctly signed extrinsic was not accepted"
+    );
+    assert_eq!(chain.uid_of(1, &hot_a.public()), Some(0));
+}
+
+/// A chain client that names the right signer but signs with another key: the flow must take
+/// the node's `BadProof` as a fatal refusal (no retry, nothing registered).
+struct ForgingChain {
+    dev: DevChain,
+    forger: Sr25519Pair,
+}
+
+#[async_trait::async_trait]
+impl Chain for ForgingChain {
+    async fn best_head(&self) -> Result<pow_chain::Head, pow_chain::ChainError> {
+        self.dev.best_head().await
+    }
+    async fn subscribe_heads(&self) -> Result<pow_chain::HeadStream, pow_chain::ChainError> {
+        self.dev.subscribe_heads().await
+    }
+    async fn runtime(&self) -> Result<pow_chain::RuntimeInfo, pow_chain::ChainError> {
+        self.dev.runtime().await
+    }
+    async fn block_hash(&self, number: u64) -> Result<Option<[u8; 32]>, pow_chain::ChainError> {
+        self.dev.block_hash(number).await
+    }
+    async fn subnet_state(
+        &self,
+        netuid: u16,
+        hotkey: &[u8; 32],
+    ) -> Result<pow_chain::SubnetState, pow_chain::ChainError> {
+        self.dev.subnet_state(netuid, hotkey).await
+    }
+    async fn subnet_exists(&self, netuid: u16) -> Result<bool, pow_chain::ChainError> {
+        self.dev.subnet_exists(netuid).await
+    }
+    async fn submit(
+        &self,
+        call: &Call,
+        signer: &Sr25519Pair,
+    ) -> Result<Outcome, pow_chain::ChainError> {
+        let mut xt = self.dev.sign(call, &self.forger);
+        xt.signer = signer.public();
+        self.dev.submit_extrinsic(xt).await
+    }
+    fn describe(&self) -> String {
+        "forging client".into()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_signature_ends_the_flow_without_retrying() {
+    let dev = dev(DevRuntime::V1, Some(100), 1_000);
+    let chain = ForgingChain {
+        dev: dev.clone(),
+        forger: pair(56),
+    };
+    let (hot, cold) = (pair(57), pair(58));
+    let mut miner = ScanMiner::new(2);
+    let err = mine_and_submit(
+        &chain,
+        goal_for(Scheme::V1, &hot, &cold),
+        &cold,
+        &mut miner,
+        &cfg(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, FlowError::Refused { name, .. } if name == "BadProof"),
+        "{err}"
+    );
+    assert!(dev.submitted().is_empty());
+    assert_eq!(dev.uid_of(1, &hot.public()), None);
+}
+
+/// The trust boundary: a miner's solution whose seal is not its nonce's, or whose seal does not
+/// meet the difficulty, is never sent; a correct one is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_solution_that_does_not_verify_is_never_sent() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let (hot, cold) = (pair(60), pair(61));
+    let (miner, handle, events) = spawn_manual(&chain, &hot, &cold);
+    miner.wait_jobs(1).await;
+    chain.produce_block();
+    let jobs = miner.wait_jobs(2).await;
+    let (job_id, work) = jobs[1].clone();
+    let (nonce, seal) = solve(&work);
+    // The right nonce with a made-up seal.
+    let mut wrong = seal;
+    wrong[0] ^= 0xff;
+    miner.send(job_id, nonce, wrong);
+    // A nonce whose own seal misses the difficulty.
+    let weak = (0u64..).find(|n| work.verify(*n).is_none()).unwrap();
+    miner.send(job_id, weak, work.challenge.seal(weak));
+    for _ in 0..2000 {
+        let n = events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| matches!(e, Event::Stale { reason } if reason.contains("does not verify")))
+            .count();
+        if n >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(chain.submitted().is_empty(), "an unverified seal was sent");
+    miner.send(job_id, nonce, seal);
+    wait_submitted(&chain, 1).await;
+    chain.produce_block();
+    let ok = handle.await.unwrap().unwrap();
+    assert!(
+        matches!(ok, Success::Registered { nonce: n, .. } if n == nonce),
+        "{ok:?}"
+    );
+    assert_eq!(chain.submitted().len(), 1);
+}
+
+/// A verified proof whose difficulty rose before it could be sent is stale: not sent, and
+/// mining goes on at the new difficulty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proof_below_a_raised_difficulty_is_not_sent() {
+    let chain = dev(DevRuntime::V1, None, 5_000);
+    let (hot, cold) = (pair(62), pair(63));
+    let (miner, handle, events) = spawn_manual(&chain, &hot, &cold);
+    miner.wait_jobs(1).await;
+    chain.produce_block();
+    let jobs = miner.wait_jobs(2).await;
+    chain.set_subnet(DevSubnet::open(1, u64::MAX));
+    miner.solve(&jobs[1]);
+    let jobs = miner.wait_jobs(3).await;
+    assert_eq!(
+        jobs[2].1.difficulty,
+        u64::MAX,
+        "mining goes on at the new difficulty"
+    );
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, Event::Stale { reason } if reason.contains("difficulty rose"))));
+    assert!(chain.submitted().is_empty(), "a stale proof was sent");
+    handle.abort();
 }

@@ -3,19 +3,20 @@
 //! the devices as a miner, and finishing with one line (or one JSON object).
 
 use crate::Context;
+#[cfg(feature = "dev-chain")]
 use pow_chain::dev::{DevChain, DevConfig, DevRuntime, DevSubnet};
-use pow_chain::flow::{self, Event, FlowConfig, FlowError, MinedSolution};
+use pow_chain::flow::{self, Event, FlowConfig, FlowError};
 use pow_chain::network::{self, Endpoint};
 use pow_chain::rpc::RpcChain;
 use pow_chain::Chain;
 use pow_host::device_miner::DispatchMiner;
 use pow_host::Failure;
+#[cfg(feature = "dev-chain")]
 use pow_seal::SealOrder;
 use pow_wallet::{PasswordSource, Sr25519Pair, Wallet};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Which runtime the embedded dev chain imitates.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,9 +167,21 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
         .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))
 }
 
+/// The usage error for `--subtensor.network dev` in a build without the dev chain.
+#[cfg(not(feature = "dev-chain"))]
+const NO_DEV_CHAIN: &str =
+    "this pow-host was built without the embedded dev chain (cargo feature dev-chain): \
+     --subtensor.network dev is not available; use finney, test, local, or a ws:// URL";
+
 /// Resolves the endpoint named on the command line.
 pub fn endpoint(args: &ChainArgs) -> Result<Endpoint, Failure> {
-    network::resolve(args.network.as_deref(), args.endpoint.as_deref()).map_err(Failure::usage)
+    let ep = network::resolve(args.network.as_deref(), args.endpoint.as_deref())
+        .map_err(|e| Failure::usage(e.to_string()))?;
+    #[cfg(not(feature = "dev-chain"))]
+    if ep == Endpoint::Dev {
+        return Err(Failure::usage(NO_DEV_CHAIN));
+    }
+    Ok(ep)
 }
 
 /// Flow settings from the command line.
@@ -190,6 +203,12 @@ pub async fn connect(
     cfg: &FlowConfig,
 ) -> Result<Box<dyn Chain>, Failure> {
     match ep {
+        #[cfg(not(feature = "dev-chain"))]
+        Endpoint::Dev => {
+            let _ = args;
+            Err(Failure::usage(NO_DEV_CHAIN))
+        }
+        #[cfg(feature = "dev-chain")]
         Endpoint::Dev => {
             let runtime = match args.dev_runtime {
                 DevRuntimeArg::V1 => DevRuntime::V1,
@@ -257,11 +276,8 @@ pub fn log_event(e: Event) {
     }
 }
 
-/// Opens the selected devices and wraps them in a miner.
-pub fn open_miner(
-    ctx: &Context,
-    batch: Option<u64>,
-) -> Result<(DispatchMiner, mpsc::UnboundedReceiver<MinedSolution>), Failure> {
+/// Opens the selected devices and wraps them in a miner (which delivers its own solutions).
+pub fn open_miner(ctx: &Context, batch: Option<u64>) -> Result<DispatchMiner, Failure> {
     let (devices, warnings) =
         pow_host::solver::open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
     for w in &warnings {
@@ -270,10 +286,9 @@ pub fn open_miner(
     if devices.is_empty() {
         return Err(Failure::usage("no devices to mine on"));
     }
-    let (tx, rx) = mpsc::unbounded_channel();
-    let miner = DispatchMiner::new(devices, batch, tx, Arc::new(|w| eprintln!("warning: {w}")))?;
+    let miner = DispatchMiner::new(devices, batch, Arc::new(|w| eprintln!("warning: {w}")))?;
     eprintln!("mining on {}", miner.labels().join(", "));
-    Ok((miner, rx))
+    Ok(miner)
 }
 
 /// Usage errors exit 2, everything else 1.

@@ -44,23 +44,16 @@ pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
         let info = flow::with_retry(&cfg, &mut log_event, || chain.runtime())
             .await
             .map_err(|e| Failure::runtime(format!("cannot read the runtime: {e}")))?;
-        info.faucet_available().map_err(Failure::runtime)?;
+        info.faucet_available()
+            .map_err(|e| Failure::runtime(e.to_string()))?;
         let signer = keys.coldkey()?;
-        let (mut miner, mut rx) = open_miner(ctx, args.chain.batch)?;
+        let mut miner = open_miner(ctx, args.chain.batch)?;
         let goal = Goal::Faucet {
             coldkey: keys.coldkey_public,
         };
-        let r = flow::mine_and_submit(
-            chain,
-            goal,
-            &signer,
-            &mut miner,
-            &mut rx,
-            &cfg,
-            &mut log_event,
-        )
-        .await
-        .map_err(flow_failure)?;
+        let r = flow::mine_and_submit(chain, goal, &signer, &mut miner, &cfg, &mut log_event)
+            .await
+            .map_err(flow_failure)?;
         drop(miner);
         match r {
             Success::Funded {

@@ -93,7 +93,7 @@ async fn register(
         .map_err(|e| Failure::runtime(format!("cannot read the runtime: {e}")))?;
     let scheme = info
         .registration_scheme(seal_order)
-        .map_err(Failure::runtime)?;
+        .map_err(|e| Failure::runtime(e.to_string()))?;
     let cfg = &FlowConfig {
         block_time: info.block_time_ms.map(Duration::from_millis),
         ..cfg.clone()
@@ -137,7 +137,7 @@ async fn register(
             .clone()
             .ok_or_else(|| Failure::usage("the hotkey's secret is needed to sign register"))?,
     };
-    let (mut miner, mut rx) = open_miner(ctx, args.chain.batch)?;
+    let mut miner = open_miner(ctx, args.chain.batch)?;
     let goal = Goal::Register {
         netuid,
         scheme,
@@ -145,17 +145,9 @@ async fn register(
         coldkey: keys.coldkey_public,
     };
     let started = std::time::Instant::now();
-    let result = flow::mine_and_submit(
-        chain,
-        goal,
-        &signer,
-        &mut miner,
-        &mut rx,
-        cfg,
-        &mut log_event,
-    )
-    .await
-    .map_err(flow_failure)?;
+    let result = flow::mine_and_submit(chain, goal, &signer, &mut miner, cfg, &mut log_event)
+        .await
+        .map_err(flow_failure)?;
     let seconds = started.elapsed().as_secs_f64();
     let attempts = miner.attempts();
     drop(miner);

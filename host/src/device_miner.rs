@@ -11,26 +11,29 @@ use pow_dispatch::{Config, Dispatcher, Event, WorkSpec};
 use pow_seal::Work;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedSender;
+use std::task::{Context, Poll};
+use tokio::sync::mpsc::{self, UnboundedReceiver};
 
-/// Runs jobs on the dispatcher and sends its verified solutions to a channel.
+/// Runs jobs on the dispatcher and delivers its verified solutions.
 pub struct DispatchMiner {
     dispatcher: Dispatcher,
+    /// The dispatcher's solutions, in the order it found them.
+    solutions: UnboundedReceiver<MinedSolution>,
     /// The latest averaged rate (f64 bits), 0 until the first statistics report.
     rate: Arc<AtomicU64>,
     labels: Vec<String>,
 }
 
 impl DispatchMiner {
-    /// Takes ownership of `devices`; solutions go to `out`, dropped devices to `warn`.
+    /// Takes ownership of `devices`; dropped devices are reported to `warn`.
     /// `fixed_batch` pins the indexes per search call; by default the dispatcher sizes batches
     /// to its target batch time per device.
     pub fn new(
         devices: DeviceList,
         fixed_batch: Option<u64>,
-        out: UnboundedSender<MinedSolution>,
         warn: Arc<dyn Fn(String) + Send + Sync>,
     ) -> Result<Self, Failure> {
+        let (out, solutions) = mpsc::unbounded_channel();
         let labels = devices.iter().map(|d| d.meta().label).collect();
         let rate = Arc::new(AtomicU64::new(0));
         let rate_out = rate.clone();
@@ -63,6 +66,7 @@ impl DispatchMiner {
         .map_err(|e| Failure::runtime(format!("cannot start the dispatcher: {e:?}")))?;
         Ok(DispatchMiner {
             dispatcher,
+            solutions,
             rate,
             labels,
         })
@@ -92,6 +96,10 @@ impl Miner for DispatchMiner {
 
     fn stop(&mut self) {
         self.dispatcher.clear_work();
+    }
+
+    fn poll_solution(&mut self, cx: &mut Context<'_>) -> Poll<Option<MinedSolution>> {
+        self.solutions.poll_recv(cx)
     }
 
     fn rate(&self) -> Option<f64> {
