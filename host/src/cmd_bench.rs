@@ -5,7 +5,9 @@
 use crate::cmd_solve::ChallengeKind;
 use crate::Context;
 use pow_backend_api::Job;
-use pow_host::solver::{bench_dispatch, open_dispatch_devices, BenchReport, DispatchArgs};
+use pow_host::dispatch_args::DispatchArgs;
+use pow_host::dispatch_devices::open_dispatch_devices;
+use pow_host::run_loop::{bench_dispatch, BenchReport};
 use pow_host::Failure;
 use pow_seal::{Challenge, SealOrder, Work};
 use serde_json::json;

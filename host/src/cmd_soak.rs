@@ -12,7 +12,7 @@
 use crate::Context;
 use pow_backend_api::{BackendError, Hit, Job, SearchOutcome};
 use pow_dispatch::{Config, DeviceMeta, DispatchDevice, Dispatcher, Event, JobAccount, WorkSpec};
-use pow_host::solver::open_dispatch_devices;
+use pow_host::dispatch_devices::open_dispatch_devices;
 use pow_host::Failure;
 use pow_seal::{Challenge, SealOrder, Work};
 use rand::Rng;

@@ -2,12 +2,15 @@
 //! and `faucet` commands mine through the same machinery as `solve` and `bench` — one shared
 //! nonce-index space, re-verification of every hit, quarantine of lying devices, dropping of
 //! failing ones, abandoning of hung ones, and cancel of in-flight work when a block arrives.
+//! Like `solve`, the miner calibrates the devices (or reads the cached plan) before it mines:
+//! on the first job it is given, which has the layout of the challenge being mined.
 
-use crate::solver::DeviceList;
+use crate::calibration::calibrate_dispatcher;
+use crate::dispatch_devices::DeviceList;
 use crate::Failure;
 use pow_backend_api::Job;
 use pow_chain::flow::{MinedSolution, Miner};
-use pow_dispatch::{Config, Dispatcher, Event, WorkSpec};
+use pow_dispatch::{CalibrationSettings, Config, Dispatcher, Event, WorkSpec};
 use pow_seal::Work;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,17 +22,34 @@ pub struct DispatchMiner {
     /// The latest averaged rate (f64 bits), 0 until the first statistics report.
     rate: Arc<AtomicU64>,
     labels: Vec<String>,
+    /// The calibration still to run on the first job (taken when it runs).
+    calibration: Option<MinerCalibration>,
+    warn: Warn,
+}
+
+/// Where the miner's warnings go.
+type Warn = Arc<dyn Fn(String) + Send + Sync>;
+
+/// How a [`DispatchMiner`] calibrates on its first job.
+#[derive(Clone, Debug)]
+pub struct MinerCalibration {
+    /// Budget, cache and `--recalibrate`.
+    pub settings: CalibrationSettings,
+    /// Print the measurements and the choice on stderr (`-v`).
+    pub verbose: bool,
 }
 
 impl DispatchMiner {
     /// Takes ownership of `devices`; solutions go to `out`, dropped devices to `warn`.
     /// `fixed_batch` pins the indexes per search call; by default the dispatcher sizes batches
-    /// to its target batch time per device.
+    /// to its target batch time per device. The devices are calibrated with `calibration` on
+    /// the first job, before it starts.
     pub fn new(
         devices: DeviceList,
         fixed_batch: Option<u64>,
+        calibration: MinerCalibration,
         out: UnboundedSender<MinedSolution>,
-        warn: Arc<dyn Fn(String) + Send + Sync>,
+        warn: Warn,
     ) -> Result<Self, Failure> {
         let labels = devices.iter().map(|d| d.meta().label).collect();
         let rate = Arc::new(AtomicU64::new(0));
@@ -38,6 +58,7 @@ impl DispatchMiner {
             fixed_batch: fixed_batch.map(|b| b.max(1)),
             ..Config::default()
         };
+        let sink_warn = warn.clone();
         let dispatcher = Dispatcher::with_sink(devices, config, move |event| match event {
             Event::Solution(s) => {
                 let _ = out.send(MinedSolution {
@@ -53,11 +74,11 @@ impl DispatchMiner {
                 plugin,
                 reason,
                 ..
-            } => warn(format!(
+            } => sink_warn(format!(
                 "device {label} ({}) dropped: {reason}",
                 plugin.display()
             )),
-            Event::NoDevices => warn("no usable device is left".to_string()),
+            Event::NoDevices => sink_warn("no usable device is left".to_string()),
             Event::Switched(_) => {}
         })
         .map_err(|e| Failure::runtime(format!("cannot start the dispatcher: {e:?}")))?;
@@ -65,7 +86,19 @@ impl DispatchMiner {
             dispatcher,
             rate,
             labels,
+            calibration: Some(calibration),
+            warn,
         })
+    }
+
+    /// Calibrates on `job`'s layout the first time it is called (the dispatcher is still idle
+    /// then); a failed calibration is a warning and every device runs uncalibrated.
+    fn calibrate_once(&mut self, job: &Job) {
+        if let Some(c) = self.calibration.take() {
+            if let Err(f) = calibrate_dispatcher(&self.dispatcher, job, &c.settings, c.verbose) {
+                (self.warn)(f.message);
+            }
+        }
     }
 
     /// `backend:index` of every device.
@@ -82,6 +115,7 @@ impl DispatchMiner {
 impl Miner for DispatchMiner {
     fn set_work(&mut self, job_id: u64, work: &Work) {
         let job = Job::from_work(work);
+        self.calibrate_once(&job);
         let start = job.mapping.index(rand::random());
         self.dispatcher.set_work(
             WorkSpec::new(job_id, job)
