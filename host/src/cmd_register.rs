@@ -180,7 +180,11 @@ async fn register(
     )
     .await
     .map_err(flow_failure)?;
-    let seconds = started.elapsed().as_secs_f64();
+    // Mining time, as before calibration existed (solve reports its search time the same way).
+    let seconds = started
+        .elapsed()
+        .saturating_sub(miner.calibration_time())
+        .as_secs_f64();
     let attempts = miner.attempts();
     drop(miner);
     Ok(match result {

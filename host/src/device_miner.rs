@@ -14,6 +14,7 @@ use pow_dispatch::{CalibrationSettings, Config, Dispatcher, Event, WorkSpec};
 use pow_seal::Work;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// Runs jobs on the dispatcher and sends its verified solutions to a channel.
@@ -24,6 +25,8 @@ pub struct DispatchMiner {
     labels: Vec<String>,
     /// The calibration still to run on the first job (taken when it runs).
     calibration: Option<MinerCalibration>,
+    /// Wall time the calibration took.
+    calibration_time: Duration,
     warn: Warn,
 }
 
@@ -87,6 +90,7 @@ impl DispatchMiner {
             rate,
             labels,
             calibration: Some(calibration),
+            calibration_time: Duration::ZERO,
             warn,
         })
     }
@@ -95,10 +99,19 @@ impl DispatchMiner {
     /// then); a failed calibration is a warning and every device runs uncalibrated.
     fn calibrate_once(&mut self, job: &Job) {
         if let Some(c) = self.calibration.take() {
-            if let Err(f) = calibrate_dispatcher(&self.dispatcher, job, &c.settings, c.verbose) {
+            let started = Instant::now();
+            let result = calibrate_dispatcher(&self.dispatcher, job, &c.settings, c.verbose);
+            self.calibration_time = started.elapsed();
+            if let Err(f) = result {
                 (self.warn)(f.message);
             }
         }
+    }
+
+    /// Wall time the calibration took (zero before the first job; next to none with a cached
+    /// plan).
+    pub fn calibration_time(&self) -> Duration {
+        self.calibration_time
     }
 
     /// `backend:index` of every device.
