@@ -357,3 +357,174 @@ pub enum ErrorOutcome {
         exit_code: i32,
     },
 }
+
+// ---------------------------------------------------------------------------------------------
+// --json event lines on stderr (solve)
+
+/// `{"event":"stats",...}`: a statistics snapshot, one line on stderr every
+/// `--stats-interval` seconds. Rates are attempts per second, times seconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct StatsEvent {
+    /// Always `stats`.
+    pub event: &'static str,
+    /// Current job id, or `null`.
+    pub job_id: Option<u64>,
+    /// Block number of the current work, or `null`.
+    pub block_number: Option<u64>,
+    /// Difficulty of the current work, or `null`.
+    pub difficulty: Option<u64>,
+    /// Time on the current job.
+    pub time_spent: f64,
+    /// Time since the first job started.
+    pub time_spent_total: f64,
+    /// Batches finished on the current job.
+    pub rounds: u64,
+    /// Batches finished since the start.
+    pub rounds_total: u64,
+    /// Attempts on the current job.
+    pub attempts: u64,
+    /// Attempts since the start.
+    pub attempts_total: u64,
+    /// Averaged rate, all devices.
+    pub hash_rate: f64,
+    /// `attempts_total / time_spent_total`.
+    pub hash_rate_perpetual: f64,
+    /// Per device.
+    pub devices: Vec<DeviceStatsOutput>,
+}
+
+/// One device in a [`StatsEvent`].
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceStatsOutput {
+    /// `backend:index`.
+    pub device: String,
+    /// `idle`, `working`, `dropped`, ... (the dispatcher's device state).
+    pub state: String,
+    /// Averaged rate.
+    pub hash_rate: f64,
+    /// Attempts on the current job.
+    pub attempts: u64,
+    /// Attempts since the start.
+    pub attempts_total: u64,
+    /// Batches finished on the current job.
+    pub rounds: u64,
+    /// Current batch size (indexes).
+    pub batch: u64,
+}
+
+impl From<&pow_dispatch::Stats> for StatsEvent {
+    fn from(s: &pow_dispatch::Stats) -> Self {
+        StatsEvent {
+            event: "stats",
+            job_id: s.job_id,
+            block_number: s.block_number,
+            difficulty: s.difficulty,
+            time_spent: s.time_spent.as_secs_f64(),
+            time_spent_total: s.time_spent_total.as_secs_f64(),
+            rounds: s.rounds,
+            rounds_total: s.rounds_total,
+            attempts: s.attempts,
+            attempts_total: s.attempts_total,
+            hash_rate: s.hash_rate,
+            hash_rate_perpetual: s.hash_rate_perpetual,
+            devices: s
+                .devices
+                .iter()
+                .map(|d| DeviceStatsOutput {
+                    device: d.label.clone(),
+                    state: d.state.as_str().to_string(),
+                    hash_rate: d.hash_rate,
+                    attempts: d.attempts,
+                    attempts_total: d.attempts_total,
+                    rounds: d.rounds,
+                    batch: d.batch,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `{"event":"device_dropped",...}`: a device left the run (after the plain `warning:` line).
+#[derive(Clone, Debug, Serialize)]
+pub struct DeviceDroppedEvent {
+    /// Always `device_dropped`.
+    pub event: &'static str,
+    /// `backend:index`.
+    pub device: String,
+    /// The plugin file.
+    pub plugin: String,
+    /// Why.
+    pub reason: String,
+}
+
+impl DeviceDroppedEvent {
+    /// The event for `label` of `plugin`, dropped for `reason`.
+    pub fn new(label: &str, plugin: &std::path::Path, reason: &str) -> Self {
+        DeviceDroppedEvent {
+            event: "device_dropped",
+            device: label.to_string(),
+            plugin: plugin.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pow_dispatch::{DeviceState, DeviceStats, Stats};
+    use std::time::Duration;
+
+    /// The event lines keep the schema the status printer has written so far
+    /// (`Stats::to_json` plus `"event"`).
+    #[test]
+    fn stats_event_matches_the_status_printers_json() {
+        let stats = Stats {
+            job_id: Some(3),
+            block_number: None,
+            difficulty: Some(7),
+            time_spent: Duration::from_millis(1500),
+            time_spent_total: Duration::from_secs(4),
+            rounds: 2,
+            rounds_total: 9,
+            attempts: 100,
+            attempts_total: 400,
+            hash_rate: 66.5,
+            hash_rate_perpetual: 100.0,
+            devices: vec![DeviceStats {
+                id: 0,
+                label: "cpu:0".into(),
+                state: DeviceState::Working,
+                hash_rate: 66.5,
+                attempts: 100,
+                attempts_total: 400,
+                rounds: 2,
+                batch: 50,
+            }],
+        };
+        let mut expected = stats.to_json();
+        expected["event"] = "stats".into();
+        let typed = serde_json::to_value(StatsEvent::from(&stats)).unwrap();
+        assert_eq!(typed, expected);
+    }
+
+    #[test]
+    fn error_outcome_is_merged_with_its_context() {
+        let out = ChainOutput {
+            context: RegisterContext {
+                netuid: None,
+                network: Some("dev".into()),
+                ..RegisterContext::default()
+            },
+            outcome: ErrorOutcome::Error {
+                error: "bad".into(),
+                exit_code: 2,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(out).unwrap(),
+            serde_json::json!({"netuid": null, "network": "dev", "status": "error",
+                "error": "bad", "exit_code": 2})
+        );
+    }
+}
