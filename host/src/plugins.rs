@@ -7,7 +7,7 @@
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use pow_backend_api::{
-    BackendError, BackendModuleRef, DeviceBox, DeviceInfo, Hit, Job, Options, SearchOutcome,
+    BackendError, BackendModuleRef, DeviceBox, DeviceInfo, Job, Options, SearchOutcome,
     INTERFACE_VERSION,
 };
 use std::collections::HashSet;
@@ -396,7 +396,7 @@ impl OpenDevice {
     }
 
     /// Searches an index range. Hits are returned as the backend reported them: the caller
-    /// must re-verify them (see [`verified_hits`]).
+    /// must re-verify them (the dispatcher does, with [`Job::verify_hit`]).
     pub fn search(
         &mut self,
         start: u64,
@@ -405,9 +405,4 @@ impl OpenDevice {
     ) -> Result<SearchOutcome, BackendError> {
         self.inner.search(start, count, cancel).into_result()
     }
-}
-
-/// Splits reported hits into those the seal library confirms and those it refutes.
-pub fn verified_hits(job: &Job, hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>) {
-    hits.iter().partition(|h| job.verify_hit(h))
 }

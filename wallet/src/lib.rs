@@ -111,11 +111,6 @@ impl PasswordSource {
     }
 }
 
-/// The default wallet folder, `~/.bittensor/wallets`.
-pub fn default_wallet_path() -> PathBuf {
-    home_dir().join(".bittensor").join("wallets")
-}
-
 fn home_dir() -> PathBuf {
     std::env::var_os("HOME")
         .map(PathBuf::from)
