@@ -53,6 +53,9 @@ pub enum WalletError {
     /// No password was given and there is no terminal to ask on.
     #[error("{0}")]
     NoPassword(String),
+    /// An `ss58Address` that is not a valid address.
+    #[error(transparent)]
+    Ss58(#[from] ss58::Ss58Error),
     /// A failure in the cryptographic primitives.
     #[error("{0}")]
     Crypto(String),
