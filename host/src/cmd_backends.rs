@@ -1,9 +1,9 @@
 //! `pow-host backends`: what plugins were loaded and what devices they offer.
 
 use crate::Context;
-use pow_host::Failure;
 use pow_host::output::{BackendOutput, BackendsOutput, DeviceOutput, PluginFileOutput};
 use pow_host::plugins::Skipped;
+use pow_host::Failure;
 
 /// Arguments of `pow-host backends`.
 #[derive(clap::Args, Debug)]

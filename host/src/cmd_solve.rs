@@ -4,12 +4,12 @@ use crate::Context;
 use pow_backend_api::{Job, NonceMapping};
 use pow_dispatch::status::StatusMode;
 use pow_dispatch::WorkSpec;
-use pow_host::keys::parse_public_key;
 use pow_host::calibration::start;
 use pow_host::dispatch_args::DispatchArgs;
 use pow_host::dispatch_devices::open_dispatch_devices;
-use pow_host::run_loop::run_to_solution;
+use pow_host::keys::parse_public_key;
 use pow_host::output::SolveOutput;
+use pow_host::run_loop::run_to_solution;
 use pow_host::Failure;
 use pow_seal::{Bytes32, Challenge, SealOrder, Work, FAUCET_DIFFICULTY};
 

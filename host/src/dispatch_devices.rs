@@ -124,4 +124,3 @@ pub fn open_dispatch_devices(
         .collect();
     Ok((out, warnings))
 }
-

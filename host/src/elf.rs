@@ -226,7 +226,9 @@ pub fn check_headers(bytes: &[u8], file_len: u64) -> Result<(), ElfError> {
     let (off_at, filesz_at) = if wide { (8, 32) } else { (4, 16) };
     for i in 0..phnum {
         let base = (phoff + i * phentsize) as usize;
-        let p_offset = r.word(base + off_at, wide).ok_or(ElfError::TruncatedHeader)?;
+        let p_offset = r
+            .word(base + off_at, wide)
+            .ok_or(ElfError::TruncatedHeader)?;
         let p_filesz = r
             .word(base + filesz_at, wide)
             .ok_or(ElfError::TruncatedHeader)?;
