@@ -70,6 +70,7 @@ pub struct ChainArgs {
     /// 100 ms of each device's work).
     #[arg(long, value_name = "N")]
     pub batch: Option<u64>,
+    /// `--calibrate-seconds`, `--recalibrate`.
     #[command(flatten)]
     pub calibration: CalibrationArgs,
     /// Dev chain: milliseconds between blocks.

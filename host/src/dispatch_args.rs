@@ -34,6 +34,7 @@ impl CalibrationArgs {
 /// Dispatcher settings on the command line (`solve`, `bench`).
 #[derive(clap::Args, Debug, Clone)]
 pub struct DispatchArgs {
+    /// `--calibrate-seconds`, `--recalibrate`.
     #[command(flatten)]
     pub calibration: CalibrationArgs,
     /// Target duration of one device batch, milliseconds.

@@ -3,6 +3,8 @@
 //! The binary's commands live in `main.rs`; this library holds the pieces they share (and that
 //! the integration tests drive directly).
 
+#![warn(missing_docs)]
+
 pub mod calibration;
 pub mod device_miner;
 pub mod dispatch_args;

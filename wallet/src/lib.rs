@@ -4,6 +4,8 @@
 //! Hotkeys are usually plain JSON; coldkeys are usually `$NACL`-encrypted JSON (see
 //! [`keyfile`]). Secrets stay in memory only, in zeroizing buffers, and are never printed.
 
+#![warn(missing_docs)]
+
 pub mod keyfile;
 pub mod keypair;
 pub mod ss58;
