@@ -9,12 +9,14 @@ use pow_chain::flow::{self, Event, FlowConfig, FlowError};
 use pow_chain::network::{self, Endpoint};
 use pow_chain::rpc::RpcChain;
 use pow_chain::Chain;
-use pow_host::device_miner::DispatchMiner;
+use pow_host::device_miner::{DispatchMiner, MinerCalibration};
+use pow_host::dispatch_args::CalibrationArgs;
+use pow_host::output::{ChainOutput, ErrorOutcome, Outcome};
 use pow_host::Failure;
 #[cfg(feature = "dev-chain")]
 use pow_seal::SealOrder;
 use pow_wallet::{PasswordSource, Sr25519Pair, Wallet};
-use serde_json::{json, Value};
+use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +71,9 @@ pub struct ChainArgs {
     /// 100 ms of each device's work).
     #[arg(long, value_name = "N")]
     pub batch: Option<u64>,
+    /// `--calibrate-seconds`, `--recalibrate`.
+    #[command(flatten)]
+    pub calibration: CalibrationArgs,
     /// Dev chain: milliseconds between blocks.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub dev_block_time_ms: u64,
@@ -276,17 +281,32 @@ pub fn log_event(e: Event) {
     }
 }
 
-/// Opens the selected devices and wraps them in a miner (which delivers its own solutions).
-pub fn open_miner(ctx: &Context, batch: Option<u64>) -> Result<DispatchMiner, Failure> {
+/// Opens the selected devices and wraps them in a miner, which delivers its own solutions and
+/// calibrates the devices on its first job (with `calibration`, see
+/// [`CalibrationArgs::settings`]).
+pub fn open_miner(
+    ctx: &Context,
+    batch: Option<u64>,
+    calibration: pow_dispatch::CalibrationSettings,
+) -> Result<DispatchMiner, Failure> {
     let (devices, warnings) =
-        pow_host::solver::open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
+        pow_host::dispatch_devices::open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
     for w in &warnings {
         eprintln!("warning: {w}");
     }
     if devices.is_empty() {
         return Err(Failure::usage("no devices to mine on"));
     }
-    let miner = DispatchMiner::new(devices, batch, Arc::new(|w| eprintln!("warning: {w}")))?;
+    let calibration = MinerCalibration {
+        settings: calibration,
+        verbose: ctx.verbose > 0,
+    };
+    let miner = DispatchMiner::new(
+        devices,
+        batch,
+        calibration,
+        Arc::new(|w| eprintln!("warning: {w}")),
+    )?;
     eprintln!("mining on {}", miner.labels().join(", "));
     Ok(miner)
 }
@@ -299,35 +319,41 @@ pub fn flow_failure(e: FlowError) -> Failure {
     }
 }
 
-/// Prints the result (JSON or text) and turns errors into failures.
-pub fn finish(json_out: bool, base: Value, result: Result<Value, Failure>) -> Result<(), Failure> {
+/// Prints the result, one JSON object (the command's `context` merged with the outcome) or
+/// the outcome's one line, and turns errors into failures.
+pub fn finish<C: Serialize, O: Outcome>(
+    json_out: bool,
+    context: C,
+    result: Result<O, Failure>,
+) -> Result<(), Failure> {
     match result {
-        Ok(mut v) => {
+        Ok(outcome) => {
             if json_out {
-                merge(&mut v, base);
-                println!("{v}");
-            } else if let Some(line) = v.get("message").and_then(|m| m.as_str()) {
-                println!("{line}");
+                print_json(&ChainOutput { context, outcome });
+            } else {
+                println!("{}", outcome.message());
             }
             Ok(())
         }
         Err(f) => {
             if json_out {
-                let mut v = json!({"status": "error", "error": f.message, "exit_code": f.code});
-                merge(&mut v, base);
-                println!("{v}");
+                let outcome = ErrorOutcome::Error {
+                    error: f.message.clone(),
+                    exit_code: f.code,
+                };
+                print_json(&ChainOutput { context, outcome });
             }
             Err(f)
         }
     }
 }
 
-fn merge(v: &mut Value, base: Value) {
-    if let (Some(o), Value::Object(b)) = (v.as_object_mut(), base) {
-        for (k, val) in b {
-            o.entry(k).or_insert(val);
-        }
-    }
+/// Prints `value` as one line of JSON on stdout.
+fn print_json(value: &impl Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string(value).expect("output structs serialize")
+    );
 }
 
 /// The network's name for output: `dev` or the endpoint URL.

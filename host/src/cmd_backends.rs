@@ -1,8 +1,9 @@
 //! `pow-host backends`: what plugins were loaded and what devices they offer.
 
 use crate::Context;
+use pow_host::output::{BackendOutput, BackendsOutput, DeviceOutput, PluginFileOutput};
+use pow_host::plugins::Skipped;
 use pow_host::Failure;
-use serde_json::json;
 
 /// Arguments of `pow-host backends`.
 #[derive(clap::Args, Debug)]
@@ -28,48 +29,43 @@ pub fn run(ctx: &Context, args: &BackendsArgs) -> Result<(), Failure> {
         out.push((plugin, devices, error.or(reason)));
     }
     if args.json {
-        let backends: Vec<_> = out
+        let backends = out
             .iter()
-            .map(|(p, devices, note)| {
-                json!({
-                    "name": p.name,
-                    "file": p.path.display().to_string(),
-                    "description": p.description,
-                    "api_version": p.api_version,
-                    "interface_version": p.interface_version,
-                    "note": note,
-                    "devices": devices.iter().map(|d| json!({
-                        "index": d.index,
-                        "name": d.name.as_str(),
-                        "kind": d.kind.as_str(),
-                        "compute_units": d.compute_units,
-                        "detail": d.detail.as_str(),
-                    })).collect::<Vec<_>>(),
+            .map(|(p, devices, note)| BackendOutput {
+                name: p.name.clone(),
+                file: p.path.display().to_string(),
+                description: p.description.clone(),
+                api_version: p.api_version.clone(),
+                interface_version: p.interface_version,
+                note: note.clone(),
+                devices: devices
+                    .iter()
+                    .map(|d| DeviceOutput {
+                        index: d.index,
+                        name: d.name.to_string(),
+                        kind: d.kind.as_str().to_string(),
+                        compute_units: d.compute_units,
+                        detail: d.detail.to_string(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let files = |list: &[Skipped]| -> Vec<PluginFileOutput> {
+            list.iter()
+                .map(|s| PluginFileOutput {
+                    file: s.path.display().to_string(),
+                    reason: s.reason.clone(),
                 })
-            })
-            .collect();
-        let skipped: Vec<_> = ctx
-            .report
-            .skipped
-            .iter()
-            .map(|s| json!({"file": s.path.display().to_string(), "reason": s.reason}))
-            .collect();
-        let insecure: Vec<_> = ctx
-            .report
-            .insecure
-            .iter()
-            .map(|s| json!({"file": s.path.display().to_string(), "reason": s.reason}))
-            .collect();
-        println!(
-            "{}",
-            json!({
-                "interface_version": pow_backend_api::INTERFACE_VERSION,
-                "api_version": pow_backend_api::ffi::api_package_version(),
-                "backends": backends,
-                "skipped": skipped,
-                "insecure": insecure,
-            })
-        );
+                .collect()
+        };
+        let json = BackendsOutput {
+            interface_version: pow_backend_api::INTERFACE_VERSION,
+            api_version: pow_backend_api::ffi::api_package_version().to_string(),
+            backends,
+            skipped: files(&ctx.report.skipped),
+            insecure: files(&ctx.report.insecure),
+        };
+        println!("{}", serde_json::to_string(&json).expect("JSON"));
         return Ok(());
     }
     if out.is_empty() {

@@ -5,10 +5,12 @@
 use crate::cmd_solve::ChallengeKind;
 use crate::Context;
 use pow_backend_api::Job;
-use pow_host::solver::{bench_dispatch, open_dispatch_devices, BenchReport, DispatchArgs};
+use pow_host::dispatch_args::DispatchArgs;
+use pow_host::dispatch_devices::open_dispatch_devices;
+use pow_host::output::{BenchDeviceOutput, BenchOutput, CandidateOutput, LatencyOutput};
+use pow_host::run_loop::{bench_dispatch, BenchReport};
 use pow_host::Failure;
 use pow_seal::{Challenge, SealOrder, Work};
-use serde_json::json;
 use std::time::Duration;
 
 /// Arguments of `pow-host bench`.
@@ -125,41 +127,49 @@ pub fn run(ctx: &Context, args: &BenchArgs) -> Result<(), Failure> {
     };
 
     if args.json {
-        let devs: Vec<_> = r
+        let devices = r
             .devices
             .iter()
             .zip(&plan.devices)
-            .map(|(m, p)| {
-                json!({
-                    "backend": m.backend,
-                    "device": m.index,
-                    "name": m.name,
-                    "detail": m.detail,
-                    "hashes_per_second": p.solo_rate.round(),
-                    "together_hashes_per_second": together_rate(p.id).round(),
-                    "in_mix": p.enabled,
-                    "mix_hashes_per_second": dispatched(p.id).round(),
-                    "cancel_latency_ms": p.cancel_latency.map(|l| l.as_secs_f64() * 1e3),
-                    "batch": p.batch,
-                    "failure": p.failure,
-                })
+            .map(|(m, p)| BenchDeviceOutput {
+                backend: m.backend.clone(),
+                device: m.index,
+                name: m.name.clone(),
+                detail: m.detail.clone(),
+                hashes_per_second: p.solo_rate.round(),
+                together_hashes_per_second: together_rate(p.id).round(),
+                in_mix: p.enabled,
+                mix_hashes_per_second: dispatched(p.id).round(),
+                cancel_latency_ms: p.cancel_latency.map(|l| l.as_secs_f64() * 1e3),
+                batch: p.batch,
+                failure: p.failure.clone(),
             })
             .collect();
-        let out = json!({
-            "challenge": challenge.kind_name(),
-            "seconds": args.seconds,
-            "devices": devs,
-            "total_hashes_per_second": total.round(),
-            "mix": mix_labels,
-            "calibrated_mix_hashes_per_second": plan.mix_rate.round(),
-            "mix_hashes_per_second": r.mix_rate().round(),
-            "candidates": plan.to_json()["candidates"].clone(),
-            "switches": r.switch_latencies.len(),
-            "switch_cancelled_batches": r.switch_cancelled,
-            "switch_latency_ms": latency.map(|(m, p90, max)| json!({
-                "median": m, "p90": p90, "max": max,
-            })),
-        });
+        let candidates = plan
+            .candidates
+            .iter()
+            .map(|c| CandidateOutput {
+                devices: c
+                    .devices
+                    .iter()
+                    .map(|id| plan.devices[*id].label.clone())
+                    .collect(),
+                hashes_per_second: c.rate,
+            })
+            .collect();
+        let out = BenchOutput {
+            challenge: challenge.kind_name().to_string(),
+            seconds: args.seconds,
+            devices,
+            total_hashes_per_second: total.round(),
+            mix: mix_labels.iter().map(|l| l.to_string()).collect(),
+            calibrated_mix_hashes_per_second: plan.mix_rate.round(),
+            mix_hashes_per_second: r.mix_rate().round(),
+            candidates,
+            switches: r.switch_latencies.len(),
+            switch_cancelled_batches: r.switch_cancelled,
+            switch_latency_ms: latency.map(|(median, p90, max)| LatencyOutput { median, p90, max }),
+        };
         println!("{}", serde_json::to_string_pretty(&out).expect("JSON"));
     } else {
         println!(

@@ -10,8 +10,8 @@ use crate::Context;
 use pow_chain::flow::{self, Goal, Success};
 use pow_chain::network::Endpoint;
 use pow_chain::Chain;
+use pow_host::output::{FaucetContext, FaucetOutcome};
 use pow_host::Failure;
-use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Arguments of `pow-host faucet`.
@@ -23,20 +23,25 @@ pub struct FaucetArgs {
 
 /// Runs `pow-host faucet`.
 pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
-    let mut base = json!({});
+    let mut context = FaucetContext::default();
+    // Every failure from here on, bad input included, is one JSON object with --json.
     // Only the coldkey signs the faucet: the hotkey file is not read.
-    let loaded = endpoint(&args.chain).and_then(|ep| {
-        base["network"] = json!(network_name(&ep));
+    let loaded = args.chain.calibration.settings().and_then(|calibration| {
+        let ep = endpoint(&args.chain)?;
+        context.network = Some(network_name(&ep));
         let keys = Keys::load(&args.chain, ep == Endpoint::Dev, false)?;
-        base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
-        Ok((ep, keys))
+        context.coldkey = Some(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
+        Ok((calibration, ep, keys))
     });
-    let (ep, keys) = match loaded {
+    let (calibration, ep, keys) = match loaded {
         Ok(ready) => ready,
-        Err(f) => return finish(args.chain.json, base, Err(f)),
+        Err(f) => return finish::<_, FaucetOutcome>(args.chain.json, context, Err(f)),
     };
     let cfg = flow_config(&args.chain, 3);
-    let rt = runtime()?;
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(f) => return finish::<_, FaucetOutcome>(args.chain.json, context, Err(f)),
+    };
     let result = rt.block_on(async {
         let chain = connect(&ep, &args.chain, &cfg).await?;
         let chain: &dyn Chain = chain.as_ref();
@@ -47,7 +52,7 @@ pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
         info.faucet_available()
             .map_err(|e| Failure::runtime(e.to_string()))?;
         let signer = keys.coldkey()?;
-        let mut miner = open_miner(ctx, args.chain.batch)?;
+        let mut miner = open_miner(ctx, args.chain.batch, calibration)?;
         let goal = Goal::Faucet {
             coldkey: keys.coldkey_public,
         };
@@ -61,23 +66,22 @@ pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
                 block,
                 work_block,
                 nonce,
-            } => Ok::<Value, Failure>(json!({
-                "status": "funded",
-                "amount_rao": amount,
-                "block": block.number,
-                "work_block": work_block,
-                "nonce": nonce,
-                "message": format!(
+            } => Ok(FaucetOutcome::Funded {
+                amount_rao: amount,
+                block: block.number,
+                work_block,
+                nonce,
+                message: format!(
                     "faucet paid {} TAO to {} in block #{}",
                     amount as f64 / 1e9,
                     pow_wallet::ss58::encode(&keys.coldkey_public, 42),
                     block.number
                 ),
-            })),
+            }),
             other => Err(Failure::runtime(format!("unexpected result {other:?}"))),
         }
     });
-    let out = finish(args.chain.json, base, result);
+    let out = finish(args.chain.json, context, result);
     rt.shutdown_timeout(Duration::from_millis(200));
     out
 }

@@ -13,9 +13,10 @@ use crate::Context;
 use pow_chain::flow::{self, FlowConfig, Goal, Precheck, Success};
 use pow_chain::network::Endpoint;
 use pow_chain::{Chain, Scheme};
+use pow_dispatch::CalibrationSettings;
+use pow_host::output::{RegisterContext, RegisterOutcome};
 use pow_host::Failure;
 use pow_seal::SealOrder;
-use serde_json::{json, Value};
 use std::time::Duration;
 
 /// Arguments of `pow-host register`.
@@ -35,11 +36,18 @@ pub struct RegisterArgs {
     pub chain: ChainArgs,
 }
 
-/// Reads what `register` needs before it connects: netuid, seal order, endpoint and keys.
-fn setup(
-    args: &RegisterArgs,
-    base: &mut Value,
-) -> Result<(u16, Option<SealOrder>, Endpoint, Keys), Failure> {
+/// What `register` reads from the command line before it connects.
+struct Setup {
+    netuid: u16,
+    seal_order: Option<SealOrder>,
+    calibration: CalibrationSettings,
+    ep: Endpoint,
+    keys: Keys,
+}
+
+/// Reads what `register` needs before it connects: netuid, seal order, calibration settings,
+/// endpoint and keys, filling in `context` as they become known.
+fn setup(args: &RegisterArgs, context: &mut RegisterContext) -> Result<Setup, Failure> {
     let Some(netuid) = args.netuid else {
         return Err(Failure::usage(
             "register needs --netuid N (for a first try: pow-host register --subtensor.network dev --netuid 1)",
@@ -52,26 +60,39 @@ fn setup(
         ),
         None => None,
     };
+    let calibration = args.chain.calibration.settings()?;
     let ep = endpoint(&args.chain)?;
-    base["network"] = json!(network_name(&ep));
+    context.network = Some(network_name(&ep));
     let keys = Keys::load(&args.chain, ep == Endpoint::Dev, true)?;
-    base["hotkey"] = json!(pow_wallet::ss58::encode(&keys.hotkey_public, 42));
-    base["coldkey"] = json!(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
-    Ok((netuid, seal_order, ep, keys))
+    context.hotkey = Some(pow_wallet::ss58::encode(&keys.hotkey_public, 42));
+    context.coldkey = Some(pow_wallet::ss58::encode(&keys.coldkey_public, 42));
+    Ok(Setup {
+        netuid,
+        seal_order,
+        calibration,
+        ep,
+        keys,
+    })
 }
 
 /// Runs `pow-host register`.
 pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
-    let mut base = json!({ "netuid": args.netuid });
+    let mut context = RegisterContext {
+        netuid: args.netuid,
+        ..RegisterContext::default()
+    };
     // Every failure from here on, bad input included, is one JSON object with --json.
-    let (netuid, seal_order, ep, keys) = match setup(args, &mut base) {
+    let setup = match setup(args, &mut context) {
         Ok(ready) => ready,
-        Err(f) => return finish(args.chain.json, base, Err(f)),
+        Err(f) => return finish::<_, RegisterOutcome>(args.chain.json, context, Err(f)),
     };
     let cfg = flow_config(&args.chain, args.max_submissions);
-    let rt = runtime()?;
-    let result = rt.block_on(register(ctx, args, netuid, seal_order, &ep, &keys, &cfg));
-    let out = finish(args.chain.json, base, result);
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(f) => return finish::<_, RegisterOutcome>(args.chain.json, context, Err(f)),
+    };
+    let result = rt.block_on(register(ctx, args, setup, &cfg));
+    let out = finish(args.chain.json, context, result);
     rt.shutdown_timeout(Duration::from_millis(200));
     out
 }
@@ -79,13 +100,17 @@ pub fn run(ctx: &Context, args: &RegisterArgs) -> Result<(), Failure> {
 async fn register(
     ctx: &Context,
     args: &RegisterArgs,
-    netuid: u16,
-    seal_order: Option<SealOrder>,
-    ep: &Endpoint,
-    keys: &Keys,
+    setup: Setup,
     cfg: &FlowConfig,
-) -> Result<Value, Failure> {
-    let chain = connect(ep, &args.chain, cfg).await?;
+) -> Result<RegisterOutcome, Failure> {
+    let Setup {
+        netuid,
+        seal_order,
+        calibration,
+        ep,
+        keys,
+    } = setup;
+    let chain = connect(&ep, &args.chain, cfg).await?;
     let chain: &dyn Chain = chain.as_ref();
     eprintln!("chain: {}", chain.describe());
     let info = flow::with_retry(cfg, &mut log_event, || chain.runtime())
@@ -113,12 +138,11 @@ async fn register(
         .map_err(flow_failure)?
     {
         Precheck::AlreadyRegistered(uid) => {
-            return Ok(json!({
-                "status": "already_registered",
-                "uid": uid,
-                "scheme": scheme.name(),
-                "message": format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}; nothing sent"),
-            }))
+            return Ok(RegisterOutcome::AlreadyRegistered {
+                uid,
+                scheme: scheme.name().to_string(),
+                message: format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}; nothing sent"),
+            })
         }
         Precheck::Ready(state) => {
             eprintln!(
@@ -137,7 +161,7 @@ async fn register(
             .clone()
             .ok_or_else(|| Failure::usage("the hotkey's secret is needed to sign register"))?,
     };
-    let mut miner = open_miner(ctx, args.chain.batch)?;
+    let mut miner = open_miner(ctx, args.chain.batch, calibration)?;
     let goal = Goal::Register {
         netuid,
         scheme,
@@ -145,10 +169,21 @@ async fn register(
         coldkey: keys.coldkey_public,
     };
     let started = std::time::Instant::now();
-    let result = flow::mine_and_submit(chain, goal, &signer, &mut miner, cfg, &mut log_event)
-        .await
-        .map_err(flow_failure)?;
-    let seconds = started.elapsed().as_secs_f64();
+    let result = flow::mine_and_submit(
+        chain,
+        goal,
+        &signer,
+        &mut miner,
+        cfg,
+        &mut log_event,
+    )
+    .await
+    .map_err(flow_failure)?;
+    // Mining time, as before calibration existed (solve reports its search time the same way).
+    let seconds = started
+        .elapsed()
+        .saturating_sub(miner.calibration_time())
+        .as_secs_f64();
     let attempts = miner.attempts();
     drop(miner);
     Ok(match result {
@@ -158,28 +193,26 @@ async fn register(
             work_block,
             nonce,
             seal,
-        } => json!({
-            "status": "registered",
-            "uid": uid,
-            "block": block.number,
-            "block_hash": pow_seal::to_hex(&block.hash),
-            "work_block": work_block,
-            "nonce": nonce,
-            "seal": pow_seal::to_hex(&seal),
-            "scheme": scheme.name(),
-            "attempts": attempts,
-            "seconds": seconds,
-            "message": format!(
+        } => RegisterOutcome::Registered {
+            uid,
+            block: block.number,
+            block_hash: pow_seal::to_hex(&block.hash),
+            work_block,
+            nonce,
+            seal: pow_seal::to_hex(&seal),
+            scheme: scheme.name().to_string(),
+            attempts,
+            seconds,
+            message: format!(
                 "registered hotkey {hotkey_ss58} on subnet {netuid} as UID {uid} in block #{} (work block #{work_block}, nonce {nonce})",
                 block.number
             ),
-        }),
-        Success::AlreadyRegistered { uid } => json!({
-            "status": "already_registered",
-            "uid": uid,
-            "scheme": scheme.name(),
-            "message": format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}"),
-        }),
+        },
+        Success::AlreadyRegistered { uid } => RegisterOutcome::AlreadyRegistered {
+            uid,
+            scheme: scheme.name().to_string(),
+            message: format!("hotkey {hotkey_ss58} is already registered on subnet {netuid} as UID {uid}"),
+        },
         Success::Funded { .. } => unreachable!("register never funds"),
     })
 }

@@ -12,11 +12,11 @@
 use crate::Context;
 use pow_backend_api::{BackendError, Hit, Job, SearchOutcome};
 use pow_dispatch::{Config, DeviceMeta, DispatchDevice, Dispatcher, Event, JobAccount, WorkSpec};
-use pow_host::solver::open_dispatch_devices;
+use pow_host::dispatch_devices::open_dispatch_devices;
+use pow_host::output::{SoakDropOutput, SoakOutput};
 use pow_host::Failure;
 use pow_seal::{Challenge, SealOrder, Work};
 use rand::Rng;
-use serde_json::json;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -265,8 +265,11 @@ pub fn run(ctx: &Context, args: &SoakArgs) -> Result<(), Failure> {
                     "soak: {label} dropped at {:.1} s: {reason}",
                     started.elapsed().as_secs_f64()
                 );
-                dropped.push(json!({"device": label, "reason": reason.to_string(),
-                    "at_seconds": started.elapsed().as_secs_f64()}));
+                dropped.push(SoakDropOutput {
+                    device: label,
+                    reason: reason.to_string(),
+                    at_seconds: started.elapsed().as_secs_f64(),
+                });
             }
             Event::NoDevices => return Err(Failure::runtime("soak: every device was dropped")),
             Event::Stats(_) => {}
@@ -289,22 +292,22 @@ pub fn run(ctx: &Context, args: &SoakArgs) -> Result<(), Failure> {
         _ => 0,
     };
     let seconds = started.elapsed().as_secs_f64();
-    let summary = json!({
-        "seconds": seconds,
-        "switches": switches,
-        "jobs_checked": checked,
-        "lost_indexes": lost,
-        "duplicated_indexes": duplicated,
-        "attempts": attempts,
-        "hashes_per_second": attempts as f64 / seconds,
-        "solutions": solutions,
-        "invalid_solutions": bad_solutions,
-        "devices_dropped": dropped,
-        "rss_kib": rss.iter().map(|(t, k)| json!([t, k])).collect::<Vec<_>>(),
-        "rss_growth_kib_after_warmup": growth,
-    });
     if args.json {
-        println!("{summary}");
+        let summary = SoakOutput {
+            seconds,
+            switches,
+            jobs_checked: checked,
+            lost_indexes: lost,
+            duplicated_indexes: duplicated,
+            attempts,
+            hashes_per_second: attempts as f64 / seconds,
+            solutions,
+            invalid_solutions: bad_solutions,
+            devices_dropped: dropped,
+            rss_kib: rss,
+            rss_growth_kib_after_warmup: growth,
+        };
+        println!("{}", serde_json::to_string(&summary).expect("JSON"));
     } else {
         println!(
             "soak: {seconds:.0} s, {switches} switches, {checked} jobs checked: {lost} indexes \

@@ -3,12 +3,15 @@
 use crate::Context;
 use pow_backend_api::{Job, NonceMapping};
 use pow_dispatch::WorkSpec;
+use pow_host::calibration::start;
+use pow_host::dispatch_args::DispatchArgs;
+use pow_host::dispatch_devices::open_dispatch_devices;
 use pow_host::keys::parse_public_key;
-use pow_host::solver::{open_dispatch_devices, run_to_solution, start, DispatchArgs};
+use pow_host::output::SolveOutput;
+use pow_host::run_loop::run_to_solution;
 use pow_host::status::StatusMode;
 use pow_host::Failure;
 use pow_seal::{Bytes32, Challenge, SealOrder, Work, FAUCET_DIFFICULTY};
-use serde_json::json;
 
 /// Which challenge to solve.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,23 +207,21 @@ pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
     let rate = sol.attempts as f64 / seconds.max(1e-9);
     let seal_hex = pow_seal::to_hex(&sol.hit.seal);
     if args.json {
-        println!(
-            "{}",
-            json!({
-                "challenge": work.challenge.kind_name(),
-                "nonce": sol.hit.nonce,
-                "seal": seal_hex,
-                "seal_order": work.challenge.seal_order().as_str(),
-                "difficulty": work.difficulty,
-                "attempts": sol.attempts,
-                "seconds": seconds,
-                "hashes_per_second": rate,
-                "device": sol.label,
-                "nonce_start": nonce_start,
-                "mix": mix,
-                "calibration": plan.source.as_str(),
-            })
-        );
+        let out = SolveOutput {
+            challenge: work.challenge.kind_name().to_string(),
+            nonce: sol.hit.nonce,
+            seal: seal_hex,
+            seal_order: work.challenge.seal_order().as_str().to_string(),
+            difficulty: work.difficulty,
+            attempts: sol.attempts,
+            seconds,
+            hashes_per_second: rate,
+            device: sol.label,
+            nonce_start,
+            mix,
+            calibration: plan.source.as_str().to_string(),
+        };
+        println!("{}", serde_json::to_string(&out).expect("JSON"));
     } else {
         println!("challenge   {}", work.challenge.kind_name());
         println!("difficulty  {}", work.difficulty);

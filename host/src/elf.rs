@@ -78,6 +78,81 @@ impl Reader<'_> {
     }
 }
 
+/// Why a file must not be handed to the dynamic loader. Messages are one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ElfError {
+    /// No `\x7fELF` magic.
+    #[error("not a shared library (no ELF header)")]
+    NoElfHeader,
+    /// An ELF class other than 32 or 64 bits.
+    #[error("not a valid ELF file (class {0})")]
+    BadClass(u8),
+    /// A byte order other than little or big endian.
+    #[error("not a valid ELF file (byte order {0})")]
+    BadByteOrder(u8),
+    /// Built for another word size.
+    #[error("built for {file}-bit machines; this host is {host}-bit")]
+    WordSize {
+        /// The file's word size.
+        file: u32,
+        /// The host's.
+        host: u32,
+    },
+    /// Built for the other byte order.
+    #[error("built for the other byte order than this machine's")]
+    OtherByteOrder,
+    /// The ELF header is cut short.
+    #[error("truncated (incomplete ELF header)")]
+    TruncatedHeader,
+    /// An executable, object file or core dump rather than a shared object.
+    #[error("not a shared library (ELF type {0}; a plugin is built with crate-type cdylib)")]
+    NotSharedObject(u64),
+    /// Built for another processor.
+    #[error("built for another processor (ELF machine {file}; this host is {host})")]
+    OtherMachine {
+        /// The file's ELF machine number.
+        file: u64,
+        /// The host's.
+        host: u16,
+    },
+    /// No program header table.
+    #[error("not a valid shared library (no program headers)")]
+    NoProgramHeaders,
+    /// The program header table ends past the end of the file.
+    #[error("truncated: its program headers end past the end of the file ({0} bytes)")]
+    TruncatedProgramHeaders(u64),
+    /// The section header table ends past the end of the file.
+    #[error("truncated: its section headers end past the end of the file ({0} bytes)")]
+    TruncatedSectionHeaders(u64),
+    /// The program header table lies beyond the bytes read.
+    #[error("not a usual shared library (program headers beyond the first {HEAD_LEN} bytes)")]
+    ProgramHeadersTooFar,
+    /// A segment ends past the end of the file.
+    #[error(
+        "truncated or corrupt: segment {index} ({size} bytes at offset {offset}) ends past the \
+         end of the file ({file_len} bytes)"
+    )]
+    SegmentPastEnd {
+        /// The segment's number.
+        index: u64,
+        /// Its size in the file.
+        size: u64,
+        /// Its offset in the file.
+        offset: u64,
+        /// The file's length.
+        file_len: u64,
+    },
+    /// A folder, FIFO or device rather than a file.
+    #[error("not a regular file")]
+    NotRegularFile,
+    /// The file cannot be inspected or opened.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The file cannot be read.
+    #[error("cannot be read: {0}")]
+    Read(std::io::Error),
+}
+
 /// How much of the file is read: the ELF header and the program header table must lie in it
 /// (they are at the start of every library a linker writes).
 pub const HEAD_LEN: u64 = 64 * 1024;
@@ -85,98 +160,88 @@ pub const HEAD_LEN: u64 = 64 * 1024;
 /// Checks the headers of the ELF shared object in `bytes`, the first bytes (up to
 /// [`HEAD_LEN`]) of a file of `file_len` bytes. Returns a one-line reason when the file must
 /// not be loaded.
-pub fn check_headers(bytes: &[u8], file_len: u64) -> Result<(), String> {
+pub fn check_headers(bytes: &[u8], file_len: u64) -> Result<(), ElfError> {
     if bytes.len() < 16 || bytes[..4] != MAGIC {
-        return Err("not a shared library (no ELF header)".into());
+        return Err(ElfError::NoElfHeader);
     }
     let wide = match bytes[4] {
         1 => false,
         2 => true,
-        c => return Err(format!("not a valid ELF file (class {c})")),
+        c => return Err(ElfError::BadClass(c)),
     };
     let little = match bytes[5] {
         1 => true,
         2 => false,
-        d => return Err(format!("not a valid ELF file (byte order {d})")),
+        d => return Err(ElfError::BadByteOrder(d)),
     };
     let host_wide = cfg!(target_pointer_width = "64");
     if wide != host_wide {
-        return Err(format!(
-            "built for {}-bit machines; this host is {}-bit",
-            if wide { 64 } else { 32 },
-            if host_wide { 64 } else { 32 }
-        ));
+        return Err(ElfError::WordSize {
+            file: if wide { 64 } else { 32 },
+            host: if host_wide { 64 } else { 32 },
+        });
     }
     if little != cfg!(target_endian = "little") {
-        return Err("built for the other byte order than this machine's".into());
+        return Err(ElfError::OtherByteOrder);
     }
     let r = Reader { bytes, little };
-    let truncated_header = || "truncated (incomplete ELF header)".to_string();
-    let e_type = r.u16(16).ok_or_else(truncated_header)?;
-    let e_machine = r.u16(18).ok_or_else(truncated_header)?;
+    let e_type = r.u16(16).ok_or(ElfError::TruncatedHeader)?;
+    let e_machine = r.u16(18).ok_or(ElfError::TruncatedHeader)?;
     if e_type != u64::from(ET_DYN) {
-        return Err(format!(
-            "not a shared library (ELF type {e_type}; a plugin is built with crate-type cdylib)"
-        ));
+        return Err(ElfError::NotSharedObject(e_type));
     }
     if let Some(m) = host_machine() {
         if e_machine != u64::from(m) {
-            return Err(format!(
-                "built for another processor (ELF machine {e_machine}; this host is {m})"
-            ));
+            return Err(ElfError::OtherMachine {
+                file: e_machine,
+                host: m,
+            });
         }
     }
     // Offsets of e_phoff, e_shoff, e_phentsize, e_phnum, e_shentsize, e_shnum.
     let (phoff_at, shoff_at, sizes_at) = if wide { (32, 40, 54) } else { (28, 32, 42) };
-    let phoff = r.word(phoff_at, wide).ok_or_else(truncated_header)?;
-    let shoff = r.word(shoff_at, wide).ok_or_else(truncated_header)?;
-    let phentsize = r.u16(sizes_at).ok_or_else(truncated_header)?;
-    let phnum = r.u16(sizes_at + 2).ok_or_else(truncated_header)?;
-    let shentsize = r.u16(sizes_at + 4).ok_or_else(truncated_header)?;
-    let shnum = r.u16(sizes_at + 6).ok_or_else(truncated_header)?;
+    let phoff = r.word(phoff_at, wide).ok_or(ElfError::TruncatedHeader)?;
+    let shoff = r.word(shoff_at, wide).ok_or(ElfError::TruncatedHeader)?;
+    let phentsize = r.u16(sizes_at).ok_or(ElfError::TruncatedHeader)?;
+    let phnum = r.u16(sizes_at + 2).ok_or(ElfError::TruncatedHeader)?;
+    let shentsize = r.u16(sizes_at + 4).ok_or(ElfError::TruncatedHeader)?;
+    let shnum = r.u16(sizes_at + 6).ok_or(ElfError::TruncatedHeader)?;
     let min_phentsize = if wide { 56 } else { 32 };
     if phnum == 0 || phentsize < min_phentsize {
-        return Err("not a valid shared library (no program headers)".into());
+        return Err(ElfError::NoProgramHeaders);
     }
     let table_end = |off: u64, size: u64, n: u64| off.checked_add(size * n);
     let ph_end = table_end(phoff, phentsize, phnum)
         .filter(|&end| end <= file_len)
-        .ok_or_else(|| {
-            format!(
-                "truncated: its program headers end past the end of the file ({file_len} bytes)"
-            )
-        })?;
+        .ok_or(ElfError::TruncatedProgramHeaders(file_len))?;
     if shoff != 0 && shnum != 0 {
         table_end(shoff, shentsize, shnum)
             .filter(|&end| end <= file_len)
-            .ok_or_else(|| {
-                format!(
-                    "truncated: its section headers end past the end of the file ({file_len} \
-                     bytes)"
-                )
-            })?;
+            .ok_or(ElfError::TruncatedSectionHeaders(file_len))?;
     }
     if ph_end > bytes.len() as u64 {
-        return Err(format!(
-            "not a usual shared library (program headers beyond the first {HEAD_LEN} bytes)"
-        ));
+        return Err(ElfError::ProgramHeadersTooFar);
     }
     // Offsets of p_offset and p_filesz inside a program header.
     let (off_at, filesz_at) = if wide { (8, 32) } else { (4, 16) };
     for i in 0..phnum {
         let base = (phoff + i * phentsize) as usize;
-        let p_offset = r.word(base + off_at, wide).ok_or_else(truncated_header)?;
+        let p_offset = r
+            .word(base + off_at, wide)
+            .ok_or(ElfError::TruncatedHeader)?;
         let p_filesz = r
             .word(base + filesz_at, wide)
-            .ok_or_else(truncated_header)?;
+            .ok_or(ElfError::TruncatedHeader)?;
         if p_offset
             .checked_add(p_filesz)
             .is_none_or(|end| end > file_len)
         {
-            return Err(format!(
-                "truncated or corrupt: segment {i} ({p_filesz} bytes at offset {p_offset}) \
-                 ends past the end of the file ({file_len} bytes)"
-            ));
+            return Err(ElfError::SegmentPastEnd {
+                index: i,
+                size: p_filesz,
+                offset: p_offset,
+                file_len,
+            });
         }
     }
     Ok(())
@@ -184,17 +249,17 @@ pub fn check_headers(bytes: &[u8], file_len: u64) -> Result<(), String> {
 
 /// Reads the headers of the file at `path` and checks them with [`check_headers`]. Refuses
 /// anything that is not a regular file (a FIFO would block the host forever).
-pub fn check_file(path: &Path) -> Result<(), String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+pub fn check_file(path: &Path) -> Result<(), ElfError> {
+    let meta = std::fs::metadata(path).map_err(ElfError::Io)?;
     if !meta.is_file() {
-        return Err("not a regular file".into());
+        return Err(ElfError::NotRegularFile);
     }
     let file_len = meta.len();
-    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let file = std::fs::File::open(path).map_err(ElfError::Io)?;
     let mut head = Vec::new();
     file.take(HEAD_LEN)
         .read_to_end(&mut head)
-        .map_err(|e| format!("cannot be read: {e}"))?;
+        .map_err(ElfError::Read)?;
     check_headers(&head, file_len)
 }
 
@@ -225,12 +290,14 @@ mod tests {
     fn segments_must_lie_inside_the_file() {
         let h = header(0, 4096);
         check_headers(&h, 4096).unwrap();
-        let err = check_headers(&h, 4095).unwrap_err();
+        let err = check_headers(&h, 4095).unwrap_err().to_string();
         assert!(
             err.contains("segment 0") && err.contains("4095 bytes"),
             "{err}"
         );
-        let err = check_headers(&header(u64::MAX, 2), 1 << 20).unwrap_err();
+        let err = check_headers(&header(u64::MAX, 2), 1 << 20)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("truncated or corrupt"), "{err}");
     }
 
@@ -238,22 +305,30 @@ mod tests {
     fn other_files_are_named_for_what_they_are() {
         assert!(check_headers(b"#!/bin/sh\n", 10)
             .unwrap_err()
+            .to_string()
             .contains("no ELF header"));
         let mut exe = header(0, 100);
         exe[16] = 2; // ET_EXEC
         assert!(check_headers(&exe, 4096)
             .unwrap_err()
+            .to_string()
             .contains("ELF type 2"));
         let mut other = header(0, 100);
         other[18] = other[18].wrapping_add(1);
         other[19] = 0x7f;
         assert!(check_headers(&other, 4096)
             .unwrap_err()
+            .to_string()
             .contains("another processor"));
         let mut narrow = header(0, 100);
         narrow[4] = 1;
-        assert!(check_headers(&narrow, 4096).unwrap_err().contains("32-bit"));
-        let err = check_headers(&header(0, 100)[..80], 80).unwrap_err();
+        assert!(check_headers(&narrow, 4096)
+            .unwrap_err()
+            .to_string()
+            .contains("32-bit"));
+        let err = check_headers(&header(0, 100)[..80], 80)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("program headers end past"), "{err}");
     }
 }

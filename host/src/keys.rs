@@ -1,23 +1,35 @@
 //! Parsing account keys given on the command line: SS58 addresses or 0x-hex public keys.
 
 use pow_seal::Bytes32;
+use pow_wallet::ss58::Ss58Error;
+
+/// Why a text is not a public key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// Hex, but not 32 bytes of it (the seal library's message).
+    #[error("{0}")]
+    Hex(String),
+    /// Not a valid SS58 address.
+    #[error(transparent)]
+    Ss58(#[from] Ss58Error),
+}
 
 /// Parses a 32-byte public key from an SS58 address (any network prefix) or 64 hex digits
 /// (with or without `0x`).
-pub fn parse_public_key(text: &str) -> Result<Bytes32, String> {
+pub fn parse_public_key(text: &str) -> Result<Bytes32, KeyError> {
     let text = text.trim();
-    if text.starts_with("0x") || text.starts_with("0X") {
-        return pow_seal::parse_bytes32(text);
+    let hex = text.starts_with("0x")
+        || text.starts_with("0X")
+        || (text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()));
+    if hex {
+        return pow_seal::parse_bytes32(text).map_err(KeyError::Hex);
     }
-    if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-        return pow_seal::parse_bytes32(text);
-    }
-    decode_ss58(text)
+    Ok(decode_ss58(text)?)
 }
 
 /// Decodes an SS58 address carrying a 32-byte account id, checking its checksum (the
 /// wallet crate's decoder).
-pub fn decode_ss58(address: &str) -> Result<Bytes32, String> {
+pub fn decode_ss58(address: &str) -> Result<Bytes32, Ss58Error> {
     pow_wallet::ss58::decode(address)
 }
 
@@ -46,7 +58,7 @@ mod tests {
         let mut bad = ALICE.to_string();
         bad.pop();
         bad.push('Z');
-        let err = parse_public_key(&bad).unwrap_err();
+        let err = parse_public_key(&bad).unwrap_err().to_string();
         assert!(err.contains("checksum") || err.contains("SS58"), "{err}");
         assert!(parse_public_key("0x1234").is_err());
         assert!(parse_public_key("not-a-key!").is_err());

@@ -3,12 +3,18 @@
 //! The binary's commands live in `main.rs`; this library holds the pieces they share (and that
 //! the integration tests drive directly).
 
+#![warn(missing_docs)]
+
+pub mod calibration;
 pub mod device_miner;
+pub mod dispatch_args;
+pub mod dispatch_devices;
 pub mod elf;
 pub mod keys;
+pub mod output;
 pub mod plugins;
+pub mod run_loop;
 pub mod selection;
-pub mod solver;
 pub mod status;
 
 /// A failure with the process exit code that goes with it.

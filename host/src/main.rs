@@ -158,16 +158,60 @@ fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// Whether the command line asks `register` or `faucet` (or the default register) for JSON:
+/// their usage errors, even those found while parsing, are then one JSON object on stdout.
+fn chain_json_requested(args: &[String]) -> bool {
+    const COMMANDS: [&str; 6] = ["backends", "solve", "bench", "soak", "register", "faucet"];
+    let command = args.iter().skip(1).find(|a| COMMANDS.contains(&a.as_str()));
+    args.iter().any(|a| a == "--json") && command.is_none_or(|c| c == "register" || c == "faucet")
+}
+
+/// Exits with a usage error found before a command runs: `error: ...` on stderr and, when
+/// `register` or `faucet` was asked for JSON, the same error object they print.
+fn usage_exit(json: bool, message: &str, clap_error: Option<clap::Error>) -> ! {
+    if json {
+        let outcome = pow_host::output::ErrorOutcome::Error {
+            error: message.to_string(),
+            exit_code: 2,
+        };
+        println!("{}", serde_json::to_string(&outcome).expect("JSON"));
+        eprintln!("error: {message}");
+        std::process::exit(2);
+    }
+    match clap_error {
+        Some(e) => e.exit(),
+        None => {
+            eprintln!("error: {message}");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let json = chain_json_requested(&args);
+    let cli = match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() && e.exit_code() == 2 => {
+            // clap's own first line, without its `error: ` prefix and the usage after it.
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+            usage_exit(json, &message, Some(e))
+        }
+        Err(e) => e.exit(),
+    };
     if cli.command.is_none() && cli.default_register.netuid.is_none() {
         // No command and nothing to register: show what there is.
         eprintln!("{}", <Cli as clap::CommandFactory>::command().render_help());
         std::process::exit(2);
     }
     if cli.command.is_some() && cli.default_register.netuid.is_some() {
-        eprintln!("error: put --netuid after the command (or use no command to register)");
-        std::process::exit(2);
+        usage_exit(
+            json,
+            "put --netuid after the command (or use no command to register)",
+            None,
+        );
     }
     if let Err(f) = run(cli) {
         eprintln!("error: {}", f.message);

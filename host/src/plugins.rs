@@ -7,7 +7,7 @@
 
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use pow_backend_api::{
-    BackendError, BackendModuleRef, DeviceBox, DeviceInfo, Hit, Job, Options, SearchOutcome,
+    BackendError, BackendModuleRef, DeviceBox, DeviceInfo, Job, Options, SearchOutcome,
     INTERFACE_VERSION,
 };
 use std::collections::HashSet;
@@ -179,7 +179,10 @@ pub fn load_all_with(dirs: &[PluginDir], policy: LoadPolicy) -> LoadReport {
                         report.plugins.push(plugin);
                     }
                 }
-                Err(reason) => report.skipped.push(Skipped { path, reason }),
+                Err(e) => report.skipped.push(Skipped {
+                    path,
+                    reason: e.to_string(),
+                }),
             }
         }
     }
@@ -194,24 +197,142 @@ pub fn load_all_with(dirs: &[PluginDir], policy: LoadPolicy) -> LoadReport {
 ///
 /// The error names the offending path and the fix. On other platforms than Unix nothing is
 /// checked.
-pub fn check_trust(path: &Path) -> Result<(), String> {
+pub fn check_trust(path: &Path) -> Result<(), TrustError> {
     trust::check(path)
+}
+
+/// Why a plugin file is not trusted ([`check_trust`]). Messages name the path and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    /// The path cannot be resolved (followed to the real file).
+    #[error("cannot resolve {}: {source}", .path.display())]
+    Resolve {
+        /// The plugin path.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A file or folder on the way cannot be inspected.
+    #[error("cannot inspect {}: {source}", .path.display())]
+    Inspect {
+        /// The file or folder.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// Owned by someone else than the current user or root.
+    #[error(
+        "{} is owned by uid {uid}, neither the current user (uid {me}) nor root, so that user \
+         could change the plugin: fix with `chown {me} {}`",
+        .path.display(),
+        .path.display()
+    )]
+    Owner {
+        /// The file or folder.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// The current user.
+        me: u32,
+    },
+    /// Writable by group or others.
+    #[error(
+        "{} is writable by {by} (mode {mode:o}), so other users could change the plugin: fix \
+         with `chmod go-w {}`",
+        .path.display(),
+        .path.display()
+    )]
+    Writable {
+        /// The file or folder.
+        path: PathBuf,
+        /// `everyone` or `its group`.
+        by: &'static str,
+        /// Its permission bits.
+        mode: u32,
+    },
+}
+
+/// Why a library could not be loaded as a backend ([`load_file`]). Messages are one line.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The header check refused the file, or it is not a regular file.
+    #[error("cannot be opened: {0}")]
+    Header(#[from] crate::elf::ElfError),
+    /// The dynamic loader refused it.
+    #[error("cannot be opened: {0}")]
+    Open(String),
+    /// No abi_stable root module.
+    #[error("not a pow-host backend (it exports no abi_stable root module)")]
+    NotABackend,
+    /// Built against another `pow-backend-api` version.
+    #[error(
+        "built for pow-backend-api {actual}; this host uses {expected} (pow-backend-api \
+         {host_api}): rebuild the plugin against this host's backend-api"
+    )]
+    ApiVersion {
+        /// The plugin's version.
+        actual: String,
+        /// The host's.
+        expected: String,
+        /// The host's `pow-backend-api` package version.
+        host_api: &'static str,
+    },
+    /// Its version string cannot be parsed.
+    #[error("has an unreadable version: {0}")]
+    UnreadableVersion(String),
+    /// Its interface types differ from the host's.
+    #[error(
+        "its interface types do not match this host's (pow-backend-api {host_api}): rebuild \
+         the plugin against this host's backend-api"
+    )]
+    AbiMismatch {
+        /// The host's `pow-backend-api` package version.
+        host_api: &'static str,
+    },
+    /// Built with an incompatible abi_stable.
+    #[error("built with an incompatible abi_stable version")]
+    AbiHeader,
+    /// Another abi_stable loading failure.
+    #[error("cannot be loaded: {0}")]
+    Other(String),
+    /// Built for another [`INTERFACE_VERSION`].
+    #[error(
+        "built for backend interface version {found} (pow-backend-api {api}); this host speaks \
+         interface version {INTERFACE_VERSION} (pow-backend-api {host_api}): rebuild the plugin \
+         against this host's backend-api"
+    )]
+    Interface {
+        /// The plugin's interface version.
+        found: u32,
+        /// The plugin's `pow-backend-api` version.
+        api: String,
+        /// The host's `pow-backend-api` package version.
+        host_api: &'static str,
+    },
+    /// The plugin's `name` function failed.
+    #[error("the plugin failed to give its name: {0}")]
+    Name(BackendError),
+    /// Empty, or with a comma or white space.
+    #[error("invalid backend name `{0}`")]
+    InvalidName(String),
 }
 
 #[cfg(unix)]
 mod trust {
+    use super::TrustError;
     use std::os::unix::fs::MetadataExt;
     use std::path::Path;
 
     const STICKY: u32 = 0o1000;
     const GROUP_OR_OTHER_WRITE: u32 = 0o022;
 
-    pub fn check(path: &Path) -> Result<(), String> {
+    pub fn check(path: &Path) -> Result<(), TrustError> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         let me = unsafe { libc::geteuid() };
-        let real = path
-            .canonicalize()
-            .map_err(|e| format!("cannot resolve {}: {e}", path.display()))?;
+        let real = path.canonicalize().map_err(|source| TrustError::Resolve {
+            path: path.to_path_buf(),
+            source,
+        })?;
         node(&real, me, false)?;
         // The folder the file is listed in (a link's folder matters as much as the target's).
         let listed_in = path
@@ -239,32 +360,30 @@ mod trust {
 
     /// One file or folder: owned by `me` or root, and not writable by group or others (a
     /// sticky folder above the plugin's own folder may be).
-    fn node(path: &Path, me: u32, sticky_ok: bool) -> Result<(), String> {
-        let meta = std::fs::metadata(path)
-            .map_err(|e| format!("cannot inspect {}: {e}", path.display()))?;
+    fn node(path: &Path, me: u32, sticky_ok: bool) -> Result<(), TrustError> {
+        let meta = std::fs::metadata(path).map_err(|source| TrustError::Inspect {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let uid = meta.uid();
         if uid != me && uid != 0 {
-            return Err(format!(
-                "{} is owned by uid {uid}, neither the current user (uid {me}) nor root, so \
-                 that user could change the plugin: fix with `chown {me} {}`",
-                path.display(),
-                path.display()
-            ));
+            return Err(TrustError::Owner {
+                path: path.to_path_buf(),
+                uid,
+                me,
+            });
         }
         let mode = meta.mode();
         if mode & GROUP_OR_OTHER_WRITE != 0 && !(sticky_ok && mode & STICKY != 0) {
-            return Err(format!(
-                "{} is writable by {} (mode {:o}), so other users could change the plugin: fix \
-                 with `chmod go-w {}`",
-                path.display(),
-                if mode & 0o002 != 0 {
+            return Err(TrustError::Writable {
+                path: path.to_path_buf(),
+                by: if mode & 0o002 != 0 {
                     "everyone"
                 } else {
                     "its group"
                 },
-                mode & 0o7777,
-                path.display()
-            ));
+                mode: mode & 0o7777,
+            });
         }
         Ok(())
     }
@@ -272,9 +391,10 @@ mod trust {
 
 #[cfg(not(unix))]
 mod trust {
+    use super::TrustError;
     use std::path::Path;
 
-    pub fn check(_path: &Path) -> Result<(), String> {
+    pub fn check(_path: &Path) -> Result<(), TrustError> {
         Ok(())
     }
 }
@@ -282,11 +402,11 @@ mod trust {
 /// Loads one backend library, checking its abi_stable layout, its `pow-backend-api` version
 /// and its [`INTERFACE_VERSION`]. It does not call [`check_trust`]: callers that take paths
 /// from the user should.
-pub fn load_file(path: &Path) -> Result<Plugin, String> {
+pub fn load_file(path: &Path) -> Result<Plugin, LoadError> {
     let host_api = pow_backend_api::ffi::api_package_version();
     // A truncated library would crash the process inside dlopen: check its headers first.
     #[cfg(not(any(windows, target_vendor = "apple")))]
-    crate::elf::check_file(path).map_err(|e| format!("cannot be opened: {e}"))?;
+    crate::elf::check_file(path)?;
     let header = lib_header_from_path(path).map_err(|e| describe_load_error(&e, host_api))?;
     let api_version = header.version_strings().version.to_string();
     let module = header
@@ -294,18 +414,18 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
         .map_err(|e| describe_load_error(&e, host_api))?;
     let interface_version = module.interface_version();
     if interface_version != INTERFACE_VERSION {
-        return Err(format!(
-            "built for backend interface version {interface_version} (pow-backend-api \
-             {api_version}); this host speaks interface version {INTERFACE_VERSION} \
-             (pow-backend-api {host_api}): rebuild the plugin against this host's backend-api"
-        ));
+        return Err(LoadError::Interface {
+            found: interface_version,
+            api: api_version,
+            host_api,
+        });
     }
     let name = (module.name())()
         .into_result()
-        .map_err(|e| format!("the plugin failed to give its name: {e}"))?
+        .map_err(LoadError::Name)?
         .to_string();
     if name.is_empty() || name.contains(',') || name.chars().any(char::is_whitespace) {
-        return Err(format!("invalid backend name `{name}`"));
+        return Err(LoadError::InvalidName(name));
     }
     let description = (module.description())()
         .into_result()
@@ -321,29 +441,23 @@ pub fn load_file(path: &Path) -> Result<Plugin, String> {
     })
 }
 
-fn describe_load_error(e: &LibraryError, host_api: &str) -> String {
+fn describe_load_error(e: &LibraryError, host_api: &'static str) -> LoadError {
     match e {
-        LibraryError::OpenError { err, .. } => format!("cannot be opened: {err}"),
-        LibraryError::GetSymbolError { .. } => {
-            "not a pow-host backend (it exports no abi_stable root module)".to_string()
-        }
+        LibraryError::OpenError { err, .. } => LoadError::Open(err.to_string()),
+        LibraryError::GetSymbolError { .. } => LoadError::NotABackend,
         LibraryError::IncompatibleVersionNumber {
             expected_version,
             actual_version,
             ..
-        } => format!(
-            "built for pow-backend-api {actual_version}; this host uses {expected_version} \
-             (pow-backend-api {host_api}): rebuild the plugin against this host's backend-api"
-        ),
-        LibraryError::ParseVersionError(err) => format!("has an unreadable version: {err}"),
-        LibraryError::AbiInstability(_) => format!(
-            "its interface types do not match this host's (pow-backend-api {host_api}): \
-             rebuild the plugin against this host's backend-api"
-        ),
-        LibraryError::InvalidAbiHeader(_) => {
-            "built with an incompatible abi_stable version".to_string()
-        }
-        other => format!("cannot be loaded: {other}"),
+        } => LoadError::ApiVersion {
+            actual: actual_version.to_string(),
+            expected: expected_version.to_string(),
+            host_api,
+        },
+        LibraryError::ParseVersionError(err) => LoadError::UnreadableVersion(err.to_string()),
+        LibraryError::AbiInstability(_) => LoadError::AbiMismatch { host_api },
+        LibraryError::InvalidAbiHeader(_) => LoadError::AbiHeader,
+        other => LoadError::Other(other.to_string()),
     }
 }
 
@@ -396,7 +510,7 @@ impl OpenDevice {
     }
 
     /// Searches an index range. Hits are returned as the backend reported them: the caller
-    /// must re-verify them (see [`verified_hits`]).
+    /// must re-verify them (the dispatcher does, with [`Job::verify_hit`]).
     pub fn search(
         &mut self,
         start: u64,
@@ -405,9 +519,4 @@ impl OpenDevice {
     ) -> Result<SearchOutcome, BackendError> {
         self.inner.search(start, count, cancel).into_result()
     }
-}
-
-/// Splits reported hits into those the seal library confirms and those it refutes.
-pub fn verified_hits(job: &Job, hits: &[Hit]) -> (Vec<Hit>, Vec<Hit>) {
-    hits.iter().partition(|h| job.verify_hit(h))
 }

@@ -11,8 +11,8 @@ use pow_dispatch::{
     calibrate, CalibrationSettings, Config, DispatchDevice, Dispatcher, DropReason, Event,
     JobAccount, Plan, WorkSpec,
 };
+use pow_host::dispatch_devices::HostDevice;
 use pow_host::plugins::{load_file, Plugin};
-use pow_host::solver::HostDevice;
 use pow_seal::{Challenge, Work};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ mod support;
 
 use pow_backend_api::{Job, NonceMapping, Options};
 use pow_host::plugins::{load_file, OpenDevice, Plugin};
-use pow_host::solver::{solve, SolveReport};
+use pow_host::run_loop::{solve, SolveReport};
 use pow_seal::{parse_bytes32, Challenge, Work};
 use serde_json::Value;
 use std::sync::atomic::AtomicBool;

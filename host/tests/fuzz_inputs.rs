@@ -74,7 +74,7 @@ proptest! {
     #[test]
     fn key_parser_never_panics_on_any_text(s in any::<String>()) {
         if let Err(e) = parse_public_key(&s) {
-            prop_assert!(!e.contains('\n'));
+            prop_assert!(!e.to_string().contains('\n'));
         }
     }
 
@@ -118,7 +118,7 @@ proptest! {
                 prop_assert_eq!(&data[prefix_len..prefix_len + 32], &k[..]);
             }
             Ok(k) => prop_assert_eq!(k, key),
-            Err(e) => prop_assert!(!e.is_empty()),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
         }
     }
 
@@ -246,7 +246,7 @@ proptest! {
     #[test]
     fn loader_refuses_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let path = write_plugin("random.so", &bytes);
-        let err = load_file(&path).err().expect("random bytes loaded as a plugin");
+        let err = load_file(&path).err().expect("random bytes loaded as a plugin").to_string();
         prop_assert!(!err.contains('\n'), "{err}");
     }
 
@@ -263,7 +263,7 @@ proptest! {
         let full = real_plugin();
         let len = cut.index(full.len());
         let head = &full[..len.min(elf::HEAD_LEN as usize)];
-        let err = elf::check_headers(head, len as u64).expect_err("truncation accepted");
+        let err = elf::check_headers(head, len as u64).expect_err("truncation accepted").to_string();
         prop_assert!(err.contains("truncated") || err.contains("no ELF header"), "{len}: {err}");
     }
 }
@@ -277,7 +277,7 @@ proptest! {
         let full = real_plugin();
         let bytes = &full[..cut.index(full.len())];
         let path = write_plugin("truncated.so", bytes);
-        let err = load_file(&path).err().expect("truncated library loaded");
+        let err = load_file(&path).err().expect("truncated library loaded").to_string();
         prop_assert!(
             err.contains("truncated") || err.contains("no ELF header"),
             "{} bytes: {err}",
@@ -295,10 +295,11 @@ fn loader_still_loads_the_intact_library() {
 
 #[test]
 fn loader_refuses_what_is_not_a_regular_file() {
-    let err = load_file(scratch().path()).err().unwrap();
+    let err = load_file(scratch().path()).err().unwrap().to_string();
     assert!(err.contains("not a regular file"), "{err}");
     let err = load_file(&scratch().path().join("missing.so"))
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(err.contains("cannot be opened"), "{err}");
 }

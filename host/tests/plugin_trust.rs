@@ -92,7 +92,7 @@ fn world_writable_plugin_file_is_refused() {
 fn group_writable_plugin_file_is_refused() {
     let (dir, file) = example_plugin_folder();
     chmod(&file, 0o664);
-    let err = check_trust(&file).unwrap_err();
+    let err = check_trust(&file).unwrap_err().to_string();
     assert!(err.contains("its group"), "{err}");
     refused_then_allowed(dir.path(), &file, &file);
 }
@@ -130,7 +130,7 @@ fn link_into_a_writable_folder_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let link = dir.path().join("libpow_backend_example.so");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let err = check_trust(&link).unwrap_err();
+    let err = check_trust(&link).unwrap_err().to_string();
     assert!(
         err.contains(&format!(
             "chmod go-w {}",
@@ -148,7 +148,7 @@ fn file_owned_by_another_user_is_refused() {
         eprintln!("skipped: cannot chown (not root)");
         return;
     }
-    let err = check_trust(&file).unwrap_err();
+    let err = check_trust(&file).unwrap_err().to_string();
     assert!(err.contains("uid 54321"), "{err}");
     let report = load_all_with(
         &[PluginDir {

@@ -284,9 +284,7 @@ impl KeyfileJson {
             return parse_public_hex(h).map(Some);
         }
         if let Some(a) = &self.ss58_address {
-            return crate::ss58::decode(a)
-                .map(Some)
-                .map_err(WalletError::BadKey);
+            return crate::ss58::decode(a).map(Some).map_err(WalletError::from);
         }
         Ok(None)
     }

@@ -4,6 +4,8 @@
 //! Hotkeys are usually plain JSON; coldkeys are usually `$NACL`-encrypted JSON (see
 //! [`keyfile`]). Secrets stay in memory only, in zeroizing buffers, and are never printed.
 
+#![warn(missing_docs)]
+
 pub mod keyfile;
 pub mod keypair;
 pub mod ss58;
@@ -53,6 +55,9 @@ pub enum WalletError {
     /// No password was given and there is no terminal to ask on.
     #[error("{0}")]
     NoPassword(String),
+    /// An `ss58Address` that is not a valid address.
+    #[error(transparent)]
+    Ss58(#[from] ss58::Ss58Error),
     /// A failure in the cryptographic primitives.
     #[error("{0}")]
     Crypto(String),
@@ -109,11 +114,6 @@ impl PasswordSource {
             }
         }
     }
-}
-
-/// The default wallet folder, `~/.bittensor/wallets`.
-pub fn default_wallet_path() -> PathBuf {
-    home_dir().join(".bittensor").join("wallets")
 }
 
 fn home_dir() -> PathBuf {
