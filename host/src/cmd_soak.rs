@@ -241,6 +241,8 @@ pub fn run(ctx: &Context, args: &SoakArgs) -> Result<(), Failure> {
         match event {
             Event::Solution(s) => {
                 solutions += 1;
+                // What the soak measures: a solution for a job that was switched away from
+                // (or a wrong one) would be counted here; the dispatcher never sends one.
                 let ok = works
                     .get(&s.job_id)
                     .is_some_and(|w| w.verify_claim(s.hit.nonce, &s.hit.seal));
