@@ -1,8 +1,13 @@
 //! The `pow-host` command line: solving each challenge, JSON output, and bad input.
 
-use pow_integration_tests::{run_pow_host, solve_cases, to_cli_key};
 use pow_seal::{to_hex, Challenge, SealOrder, Work};
+use pow_test_support::{run_pow_host, solve_cases};
 use serde_json::Value;
+
+/// A public key as the SS58 address (prefix 42) the command line accepts.
+fn to_cli_key(key: &[u8; 32]) -> String {
+    pow_host::keys::encode_ss58(key, 42)
+}
 
 fn solve_json(args: &[&str]) -> Value {
     let mut all = vec!["--backends", "cpu", "solve", "--json"];

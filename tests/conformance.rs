@@ -6,8 +6,8 @@
 
 use pow_backend_api::{Hit, Job, NonceMapping, Options};
 use pow_host::plugins::{load_file, OpenDevice};
-use pow_integration_tests::{seal_cases, solve_cases, workspace_backend_files};
 use pow_seal::Work;
+use pow_test_support::{seal_cases, solve_cases, workspace_backend_files};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 

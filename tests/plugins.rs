@@ -3,8 +3,8 @@
 
 use pow_backend_api::{ErrorKind, Job, Options};
 use pow_host::plugins::{load_all, PluginDir};
-use pow_integration_tests::{artifact, run_pow_host, scratch_dir, shared_lib_name};
 use pow_seal::{Challenge, Work};
+use pow_test_support::{artifact, run_pow_host, scratch_dir, shared_lib_name};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 

@@ -4,7 +4,7 @@
 use pow_backend_api::{BackendError, DeviceKind, Hit, Job, SearchOutcome};
 use pow_dispatch::{Config, DeviceMeta, DispatchDevice, Dispatcher, DropReason, Event, WorkSpec};
 use pow_seal::{Challenge, Work};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 fn job(block: u8, difficulty: u64) -> Job {
@@ -15,7 +15,7 @@ fn job(block: u8, difficulty: u64) -> Job {
 /// How a test device behaves.
 #[derive(Clone, Copy)]
 enum Behaviour {
-    /// Scans for real, checking the cancel flag every 64 indexes.
+    /// Scans for real with the reference search (which checks the cancel flag).
     Honest,
     /// Claims a hit at the batch start with a wrong seal.
     WrongSeal,
@@ -37,28 +37,6 @@ fn dev(label: &str, behaviour: Behaviour) -> Box<dyn DispatchDevice> {
         behaviour,
         job: None,
     })
-}
-
-fn scan(job: &Job, start: u64, count: u64, cancel: Option<&AtomicBool>) -> SearchOutcome {
-    let mut out = SearchOutcome::default();
-    for i in 0..count {
-        if i % 64 == 0 && cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
-            break;
-        }
-        let index = start.wrapping_add(i);
-        let seal = job.reference_seal_at(index);
-        out.searched += 1;
-        out.attempts += 1;
-        if job.is_met_by(&seal) {
-            out.hits.push(Hit {
-                index,
-                nonce: job.mapping.nonce(index),
-                seal,
-            });
-            break;
-        }
-    }
-    out
 }
 
 impl DispatchDevice for TestDevice {
@@ -88,7 +66,7 @@ impl DispatchDevice for TestDevice {
     ) -> Result<SearchOutcome, BackendError> {
         let job = self.job.as_ref().unwrap();
         Ok(match self.behaviour {
-            Behaviour::Honest => scan(job, start, count, Some(cancel)),
+            Behaviour::Honest => job.reference_search(start, count, cancel),
             Behaviour::WrongSeal => SearchOutcome {
                 searched: 1,
                 attempts: 1,
@@ -106,7 +84,7 @@ impl DispatchDevice for TestDevice {
             },
             Behaviour::SlowIgnoresCancel(d) => {
                 std::thread::sleep(d);
-                scan(job, start, count, None)
+                job.reference_search(start, count, &AtomicBool::new(false))
             }
         })
     }

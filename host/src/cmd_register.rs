@@ -169,16 +169,9 @@ async fn register(
         coldkey: keys.coldkey_public,
     };
     let started = std::time::Instant::now();
-    let result = flow::mine_and_submit(
-        chain,
-        goal,
-        &signer,
-        &mut miner,
-        cfg,
-        &mut log_event,
-    )
-    .await
-    .map_err(flow_failure)?;
+    let result = flow::mine_and_submit(chain, goal, &signer, &mut miner, cfg, &mut log_event)
+        .await
+        .map_err(flow_failure)?;
     // Mining time, as before calibration existed (solve reports its search time the same way).
     let seconds = started
         .elapsed()

@@ -4,9 +4,9 @@
 
 use crate::dispatch_devices::{DeviceList, HostDevice};
 use crate::plugins::OpenDevice;
+use crate::status::{StatusMode, StatusPrinter};
 use crate::Failure;
 use pow_backend_api::Job;
-use crate::status::{StatusMode, StatusPrinter};
 use pow_dispatch::{
     calibrate, default_cache_path, CalibrationCache, CalibrationSettings, Config, DeviceMeta,
     DispatchDevice, Dispatcher, Event, Plan, Solution, Stats, WorkSpec,

@@ -18,24 +18,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// The synthetic plugin, built in the same target folder as this test.
+/// The synthetic plugin, built in the same target folder as this test (pow-test-support finds
+/// or builds it).
 fn synthetic_plugin() -> Plugin {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let file = format!(
-        "{}pow_synthetic{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    );
-    let candidates = [deps.parent().unwrap().join(&file), deps.join(&file)];
-    let path = candidates.iter().find(|p| p.is_file()).unwrap_or_else(|| {
-        panic!(
-            "{file} not found next to {}; build it with `cargo build -p pow-backend-synthetic \
-             --release` (cargo test -p pow-host builds it as a dev-dependency)",
-            deps.display()
-        )
-    });
-    load_file(path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
+    let path = pow_test_support::synthetic_library();
+    load_file(&path).unwrap_or_else(|e| panic!("loading {}: {e}", path.display()))
 }
 
 /// Opens synthetic device `index` with `opts`.

@@ -2,10 +2,12 @@
 //! `pow-backend-api`, is found through `POW_HOST_PLUGIN_PATH`, is listed by `pow-host backends`
 //! and solves reference vectors through `pow-host solve --backends example`.
 
-mod support;
-
+use pow_seal::{to_hex, SealOrder};
+use pow_test_support::vectors::{legacy_solve_vectors, v1_solve_vectors};
+use pow_test_support::{
+    example_plugin_folder as plugin_folder, run_pow_host_with_plugins as pow_host, stdout_of,
+};
 use serde_json::Value;
-use support::{example_plugin_folder as plugin_folder, pow_host, repo_root, stdout_of};
 
 #[test]
 fn example_backend_is_listed() {
@@ -35,22 +37,14 @@ fn example_backend_is_listed() {
     assert_eq!(devices[0]["kind"], "cpu");
 }
 
-fn vector(file: &str, index: usize) -> Value {
-    let path = repo_root().join("tests/data/vectors").join(file);
-    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    all[index].clone()
-}
-
-fn text(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// Runs `pow-host solve --backends example` from the vector's start nonce in sequential order
-/// and checks that the first passing nonce and its seal come back.
-fn solve_with_example(mut args: Vec<String>, case: &Value, nonce_field: &str, seal_field: &str) {
+/// Runs `pow-host solve --backends example` at `difficulty` from `start` in sequential order
+/// and checks that the first passing nonce `first` and its seal come back.
+fn solve_with_example(
+    mut args: Vec<String>,
+    difficulty: u64,
+    start: u64,
+    (first, seal): (u64, [u8; 32]),
+) {
     let (dir, _copy) = plugin_folder();
     args.extend(
         [
@@ -65,55 +59,56 @@ fn solve_with_example(mut args: Vec<String>, case: &Value, nonce_field: &str, se
         ]
         .map(String::from),
     );
-    args.push(text(&case["difficulty"]));
+    args.push(difficulty.to_string());
     args.push("--nonce-start".into());
-    args.push(text(&case["nonce_start"]));
+    args.push(start.to_string());
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out: Value = serde_json::from_str(&stdout_of(&pow_host(&refs, dir.path()))).unwrap();
     assert_eq!(out["device"], "example:0", "{out}");
-    assert_eq!(text(&out["nonce"]), text(&case[nonce_field]), "{out}");
-    assert_eq!(out["seal"], case[seal_field], "{out}");
+    let nonce = match &out["nonce"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    assert_eq!(nonce, first.to_string(), "{out}");
+    assert_eq!(out["seal"], to_hex(&seal), "{out}");
 }
 
 #[test]
 fn example_backend_solves_a_v1_vector() {
     // difficulty 65537 from nonce 0: first nonce 61414.
-    let c = vector("pow_register_v1_solve_vectors.json", 5);
+    let c = &v1_solve_vectors()[5];
     let args = vec![
         "solve".into(),
         "--challenge".into(),
         "v1".into(),
         "--netuid".into(),
-        text(&c["netuid"]),
+        c.netuid.to_string(),
         "--block-hash".into(),
-        text(&c["block_hash"]),
+        to_hex(&c.block_hash),
         "--hotkey".into(),
-        text(&c["hotkey_pubkey"]),
+        to_hex(&c.hotkey),
         "--coldkey".into(),
-        text(&c["coldkey_pubkey"]),
+        to_hex(&c.coldkey),
     ];
-    solve_with_example(args, &c, "first_nonce", "seal");
+    solve_with_example(args, c.difficulty, c.nonce_start, (c.first_nonce, c.seal));
 }
 
 #[test]
 fn example_backend_solves_legacy_vectors_in_both_seal_orders() {
     // difficulty 65537 from nonce 0: 32539 (big-endian rule), 16043 (runtime's little-endian).
-    let c = vector("solve_vectors.json", 8);
-    for (order, nonce_field, seal_field) in [
-        ("be", "first_nonce", "seal"),
-        ("le", "first_nonce_runtime_le", "seal_runtime_le"),
-    ] {
+    let c = &legacy_solve_vectors()[8];
+    for order in [SealOrder::BigEndian, SealOrder::LittleEndian] {
         let args = vec![
             "solve".into(),
             "--challenge".into(),
             "legacy".into(),
             "--seal-order".into(),
-            order.into(),
+            order.as_str().into(),
             "--block-hash".into(),
-            text(&c["block_hash"]),
+            to_hex(&c.block_hash),
             "--hotkey".into(),
-            text(&c["hotkey_pubkey"]),
+            to_hex(&c.hotkey),
         ];
-        solve_with_example(args, &c, nonce_field, seal_field);
+        solve_with_example(args, c.difficulty, c.nonce_start, c.first_in(order));
     }
 }

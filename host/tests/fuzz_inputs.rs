@@ -6,8 +6,6 @@
 //! Case counts default to 10,000 or more per property; `PROPTEST_CASES` overrides them.
 //! The `fuzz/` folder has cargo-fuzz targets for the same entry points (nightly only).
 
-mod support;
-
 use pow_backend_api::Options;
 use pow_host::elf;
 use pow_host::keys::{decode_ss58, encode_ss58, parse_public_key};
@@ -237,7 +235,9 @@ fn write_plugin(name: &str, bytes: &[u8]) -> PathBuf {
 /// The real CPU backend library's bytes.
 fn real_plugin() -> &'static [u8] {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES.get_or_init(|| std::fs::read(support::workspace_library("pow_backend_cpu")).unwrap())
+    BYTES.get_or_init(|| {
+        std::fs::read(pow_test_support::workspace_library("pow_backend_cpu")).unwrap()
+    })
 }
 
 proptest! {

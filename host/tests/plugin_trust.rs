@@ -2,13 +2,13 @@
 //! `--allow-insecure-plugins`), with a message that names the path and the fix.
 #![cfg(unix)]
 
-mod support;
-
 use pow_host::plugins::{check_trust, load_all_with, LoadPolicy, PluginDir};
+use pow_test_support::{
+    example_library, example_plugin_folder, run_pow_host_with_plugins as pow_host, stdout_of,
+};
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use support::{example_plugin_folder, pow_host, stdout_of};
 
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -111,7 +111,7 @@ fn world_writable_folder_above_is_refused_unless_sticky() {
     std::fs::create_dir(&inner).unwrap();
     chmod(&inner, 0o755);
     let file = inner.join("libpow_backend_example.so");
-    std::fs::copy(support::example_library(), &file).unwrap();
+    std::fs::copy(example_library(), &file).unwrap();
 
     chmod(outer.path(), 0o777);
     refused_then_allowed(&inner, &file, outer.path());

@@ -17,7 +17,9 @@ const PASSWORD: &str = "correct horse battery staple";
 /// The fixture wallet's hotkey (wallet/tests/data/README.md).
 const FIXTURE_HOTKEY: &str = "625e25364c7b68e0a83065ccb40afed43f8fe933e669b24f3d69a57eddb3b715";
 
+/// The binary, with the CPU plugin it runs on next to it (built when missing).
 fn bin() -> PathBuf {
+    pow_test_support::workspace_library("pow_backend_cpu");
     PathBuf::from(env!("CARGO_BIN_EXE_pow-host"))
 }
 

@@ -9,22 +9,18 @@ fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pow-host"))
 }
 
+/// The CPU plugin next to the binary, built when missing.
+fn cpu_plugin() -> PathBuf {
+    pow_test_support::workspace_library("pow_backend_cpu")
+}
+
 fn fixture_wallets() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../wallet/tests/data/bittensor_wallet_4.1.1")
 }
 
 /// Runs pow-host with the CPU backend on one thread and a fast dev chain.
 fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let plugin = bin().with_file_name(format!(
-        "{}pow_backend_cpu{}",
-        std::env::consts::DLL_PREFIX,
-        std::env::consts::DLL_SUFFIX
-    ));
-    assert!(
-        plugin.exists(),
-        "{} is missing: build the workspace (cargo build --workspace --release) first",
-        plugin.display()
-    );
+    assert_eq!(cpu_plugin().parent(), bin().parent());
     let mut cmd = Command::new(bin());
     cmd.args(["--backends", "cpu", "--threads", "1"])
         .args(args)

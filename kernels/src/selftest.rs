@@ -8,17 +8,28 @@ use pow_backend_api::{Job, NonceMapping};
 use pow_seal::{parse_bytes32, Challenge, SealOrder, Work};
 use std::sync::atomic::AtomicBool;
 
+// The cases are embedded, not read from the vector files: the self-test runs wherever a device
+// is opened, without the source tree. tests.rs checks them against the files (read with
+// pow-test-support, the workspace's one vector loader).
+
 /// A legacy case of `seal_vectors.json` ("random inputs").
-const LEGACY_BLOCK: &str = "0xcdbcfb0ab9a33e0c5c17c37988af86de91b8df1da2529e487d4347944e717252";
-const LEGACY_HOTKEY: &str = "0x7fbc3c3b77738905d9d3c0d34f5720ffd7244833720376ff6938cd50b2796077";
-const LEGACY_NONCE: u64 = 6123106623631978152;
-const LEGACY_SEAL: &str = "0x89fc2c77efe29cebb1e94c8c4d0c259a450e54c47b820af7ac8218f81beae6b0";
+pub(crate) const LEGACY_BLOCK: &str =
+    "0xcdbcfb0ab9a33e0c5c17c37988af86de91b8df1da2529e487d4347944e717252";
+pub(crate) const LEGACY_HOTKEY: &str =
+    "0x7fbc3c3b77738905d9d3c0d34f5720ffd7244833720376ff6938cd50b2796077";
+pub(crate) const LEGACY_NONCE: u64 = 6123106623631978152;
+pub(crate) const LEGACY_SEAL: &str =
+    "0x89fc2c77efe29cebb1e94c8c4d0c259a450e54c47b820af7ac8218f81beae6b0";
 /// A case of `pow_register_v1_seal_vectors.json` (netuid 1).
-const V1_BLOCK: &str = "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
-const V1_HOTKEY: &str = "0x8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48";
-const V1_COLDKEY: &str = "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
-const V1_NONCE: u64 = 1 << 63;
-const V1_SEAL: &str = "0xbfdb20c4fb75586f46091813b9fa23e3a6a56e53b5d783c93939e8b89a8e74be";
+pub(crate) const V1_BLOCK: &str =
+    "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub(crate) const V1_HOTKEY: &str =
+    "0x8eaf04151687736326c9fea17e25fc5287613693c912909cb226aa4794f26a48";
+pub(crate) const V1_COLDKEY: &str =
+    "0xd43593c715fdd31c61141abd04a99fd6822c8558854ccde39a5684e7a56da27d";
+pub(crate) const V1_NONCE: u64 = 1 << 63;
+pub(crate) const V1_SEAL: &str =
+    "0xbfdb20c4fb75586f46091813b9fa23e3a6a56e53b5d783c93939e8b89a8e74be";
 
 fn b32(hex: &str) -> [u8; 32] {
     parse_bytes32(hex).expect("valid constant")

@@ -448,3 +448,31 @@ fn gpu_device_searches_like_the_reference_scan() {
     }
     assert_eq!(dev.info().name.as_str(), "kernel model");
 }
+
+/// The self-test's embedded cases are cases of the reference vector files.
+#[test]
+fn self_test_cases_are_reference_vector_cases() {
+    use pow_test_support::vectors::{legacy_seal_vectors, v1_seal_vectors};
+    use selftest::*;
+    let b = |hex: &str| pow_seal::parse_bytes32(hex).unwrap();
+    assert!(legacy_seal_vectors().iter().any(|c| {
+        (c.block_hash, c.hotkey, c.nonce, c.seal)
+            == (
+                b(LEGACY_BLOCK),
+                b(LEGACY_HOTKEY),
+                LEGACY_NONCE,
+                b(LEGACY_SEAL),
+            )
+    }));
+    assert!(v1_seal_vectors().iter().any(|c| {
+        (c.netuid, c.block_hash, c.hotkey, c.coldkey, c.nonce, c.seal)
+            == (
+                1,
+                b(V1_BLOCK),
+                b(V1_HOTKEY),
+                b(V1_COLDKEY),
+                V1_NONCE,
+                b(V1_SEAL),
+            )
+    }));
+}

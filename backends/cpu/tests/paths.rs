@@ -3,34 +3,9 @@
 use pow_backend_api::{Job, NonceMapping};
 use pow_backend_cpu::prepared::PreparedJob;
 use pow_backend_cpu::{available_paths, Path};
-use pow_seal::{parse_bytes32, Challenge, SealOrder, Work};
+use pow_seal::{Challenge, SealOrder, Work};
+use pow_test_support::vectors::{legacy_solve_vectors, v1_solve_vectors};
 use proptest::prelude::*;
-use serde_json::Value;
-
-fn load(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/../../tests/data/vectors/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str::<Value>(&text)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn b32(v: &Value) -> [u8; 32] {
-    parse_bytes32(v.as_str().unwrap()).unwrap()
-}
-
-fn u64_of(v: &Value) -> u64 {
-    match v {
-        Value::Number(n) => n.as_u64().unwrap(),
-        Value::String(s) => s.parse().unwrap(),
-        _ => panic!("not a number: {v}"),
-    }
-}
 
 /// Scans upward from `start` with `path` in chunks, as a device would, and returns the first
 /// hit's nonce after checking it with the seal library.
@@ -50,23 +25,21 @@ fn first_hit(path: &Path, job: &Job, start: u64) -> u64 {
 
 #[test]
 fn legacy_solve_vectors_on_every_path() {
-    let cases = load("solve_vectors.json");
+    let cases = legacy_solve_vectors();
     assert!(!cases.is_empty());
     for path in available_paths() {
         for case in &cases {
-            for (order, field) in [
-                (SealOrder::BigEndian, "first_nonce"),
-                (SealOrder::LittleEndian, "first_nonce_runtime_le"),
-            ] {
-                let challenge = Challenge::Legacy {
-                    block_hash: b32(&case["block_hash"]),
-                    hotkey: b32(&case["hotkey_pubkey"]),
-                    seal_order: order,
-                };
-                let work = Work::new(challenge, u64_of(&case["difficulty"]));
+            for order in [SealOrder::BigEndian, SealOrder::LittleEndian] {
+                let work = Work::new(case.challenge(order), case.difficulty);
                 let job = Job::from_work(&work).with_mapping(NonceMapping::IDENTITY);
-                let got = first_hit(&path, &job, u64_of(&case["nonce_start"]));
-                assert_eq!(got, u64_of(&case[field]), "path {} {field}", path.name);
+                let got = first_hit(&path, &job, case.nonce_start);
+                assert_eq!(
+                    got,
+                    case.first_in(order).0,
+                    "path {} {}",
+                    path.name,
+                    order.as_str()
+                );
             }
         }
     }
@@ -74,21 +47,13 @@ fn legacy_solve_vectors_on_every_path() {
 
 #[test]
 fn v1_solve_vectors_on_every_path() {
-    let cases = load("pow_register_v1_solve_vectors.json");
+    let cases = v1_solve_vectors();
     assert!(!cases.is_empty());
     for path in available_paths() {
         for case in &cases {
-            let challenge = Challenge::v1(
-                u64_of(&case["netuid"]) as u16,
-                b32(&case["block_hash"]),
-                b32(&case["hotkey_pubkey"]),
-                b32(&case["coldkey_pubkey"]),
-            )
-            .unwrap();
-            let work = Work::new(challenge, u64_of(&case["difficulty"]));
-            let job = Job::from_work(&work).with_mapping(NonceMapping::IDENTITY);
-            let got = first_hit(&path, &job, u64_of(&case["nonce_start"]));
-            assert_eq!(got, u64_of(&case["first_nonce"]), "path {}", path.name);
+            let job = Job::from_work(&case.work()).with_mapping(NonceMapping::IDENTITY);
+            let got = first_hit(&path, &job, case.nonce_start);
+            assert_eq!(got, case.first_nonce, "path {}", path.name);
         }
     }
 }

@@ -1,63 +1,64 @@
-//! Misbehaving devices from the fixture plugins in `tests/fixtures/` (real cdylibs, loaded with
-//! dlopen): the solver drops a device whose hits fail verification and a device whose calls
-//! fail, while an honest CPU device still finds a verified solution.
+//! Misbehaving devices of the synthetic backend (`backends/synthetic`, a real cdylib loaded
+//! with dlopen, with its fault options): the solver drops a device whose hits fail
+//! verification and a device whose calls fail, while an honest CPU device still finds a
+//! verified solution.
 //!
-//! Needs `cargo build --workspace --release` first (the fixtures and the CPU backend are
-//! workspace libraries in `target/release`).
-
-mod support;
+//! The CPU backend and the synthetic plugin are built first when missing (pow-test-support).
 
 use pow_backend_api::{Job, NonceMapping, Options};
 use pow_host::plugins::{load_file, OpenDevice, Plugin};
 use pow_host::run_loop::{solve, SolveReport};
-use pow_seal::{parse_bytes32, Challenge, Work};
+use pow_seal::Work;
+use pow_test_support::vectors::v1_solve_vectors;
+use pow_test_support::{
+    run_pow_host_with_plugins, stdout_of, synthetic_library, workspace_library,
+};
 use serde_json::Value;
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
-use support::{repo_root, workspace_library};
 
-fn plugin(lib_name: &str) -> Plugin {
-    load_file(&workspace_library(lib_name)).unwrap_or_else(|e| panic!("{lib_name}: {e}"))
+fn load(path: &Path) -> Plugin {
+    load_file(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-fn open(lib_name: &str, options: &[(&str, &str)]) -> OpenDevice {
+/// Synthetic device `index` (of 2), unpaced (a rate no search reaches), with `options`.
+fn synthetic(index: u32, options: &[(&str, &str)]) -> OpenDevice {
     let mut opts = Options::default();
+    opts.set("devices", "2");
+    opts.set("rate", "1e12");
     for (k, v) in options {
         opts.set(k, *v);
     }
-    plugin(lib_name).open_device(0, &opts).unwrap()
+    load(&synthetic_library())
+        .open_device(index, &opts)
+        .unwrap()
+}
+
+/// A device that lies (`lie=seal|nonce|target`) from its first batch on.
+fn liar(index: u32, lie: &str) -> OpenDevice {
+    synthetic(index, &[("bad_results", "0"), ("lie", lie)])
+}
+
+/// A device that searches one batch honestly, then fails.
+fn failing(index: u32) -> OpenDevice {
+    synthetic(index, &[("fail_after_batches", "1")])
 }
 
 fn cpu() -> OpenDevice {
-    open("pow_backend_cpu", &[("threads", "1")])
+    let mut opts = Options::default();
+    opts.set("threads", "1");
+    load(&workspace_library("pow_backend_cpu"))
+        .open_device(0, &opts)
+        .unwrap()
 }
 
 /// A v1 solve vector: the work, its start nonce and its first passing nonce.
 fn v1_case(index: usize) -> (Work, u64, u64) {
-    let path = repo_root().join("tests/data/vectors/pow_register_v1_solve_vectors.json");
-    let all: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let c = &all[index];
-    let b = |k: &str| parse_bytes32(c[k].as_str().unwrap()).unwrap();
-    let n = |k: &str| {
-        c[k].as_u64()
-            .or_else(|| c[k].as_str().and_then(|s| s.parse().ok()))
-            .unwrap()
-    };
-    let challenge = Challenge::v1(
-        n("netuid") as u16,
-        b("block_hash"),
-        b("hotkey_pubkey"),
-        b("coldkey_pubkey"),
-    )
-    .unwrap();
-    (
-        Work::new(challenge, n("difficulty")),
-        n("nonce_start"),
-        n("first_nonce"),
-    )
+    let c = &v1_solve_vectors()[index];
+    (c.work(), c.nonce_start, c.first_nonce)
 }
-
 /// Solves v1 vector 9 (difficulty 1,000,000, first nonce 450,493 from 0) in sequential order.
 fn solve_v1(devices: Vec<OpenDevice>) -> (SolveReport, Work, u64, u64) {
     let (work, start, first) = v1_case(9);
@@ -88,82 +89,72 @@ fn failure_of<'a>(report: &'a SolveReport, device: &str) -> &'a str {
 
 #[test]
 fn liar_is_dropped_in_every_mode_and_the_cpu_solves() {
-    for mode in ["seal", "nonce", "target"] {
-        let devices = vec![open("fixture_liar_backend", &[("mode", mode)]), cpu()];
+    for lie in ["seal", "nonce", "target"] {
+        let devices = vec![liar(0, lie), cpu()];
         let (report, work, start, first) = solve_v1(devices);
         assert_cpu_solved(&report, &work, start, first);
-        let reason = failure_of(&report, "liar:0");
-        assert!(reason.contains("fail verification"), "{mode}: {reason}");
+        let reason = failure_of(&report, "synthetic:0");
+        assert!(reason.contains("fail verification"), "{lie}: {reason}");
         assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
     }
 }
 
 #[test]
 fn erroring_device_is_dropped_and_the_cpu_solves() {
-    let devices = vec![open("fixture_error_backend", &[("fail_after", "1")]), cpu()];
+    let devices = vec![failing(0), cpu()];
     let (report, work, start, first) = solve_v1(devices);
     assert_cpu_solved(&report, &work, start, first);
-    let reason = failure_of(&report, "failing:0");
+    let reason = failure_of(&report, "synthetic:0");
     assert!(
-        reason.contains("simulated device failure after 1 batches"),
+        reason.contains("synthetic device 0 fails on search call 1"),
         "{reason}"
     );
 }
 
 #[test]
 fn device_failing_to_load_the_job_is_dropped() {
-    let devices = vec![
-        open("fixture_error_backend", &[("fail_in", "set_job")]),
-        cpu(),
-    ];
+    let devices = vec![synthetic(0, &[("fail_in", "set_job")]), cpu()];
     let (report, work, start, first) = solve_v1(devices);
     assert_cpu_solved(&report, &work, start, first);
-    assert!(failure_of(&report, "failing:0").contains("could not load the job"));
+    assert!(failure_of(&report, "synthetic:0").contains("could not load the job"));
 }
 
 #[test]
 fn liar_and_erroring_device_together() {
-    let devices = vec![
-        open("fixture_liar_backend", &[]),
-        open("fixture_error_backend", &[("fail_after", "1")]),
-        cpu(),
-    ];
+    let devices = vec![liar(0, "seal"), failing(1), cpu()];
     let (report, work, start, first) = solve_v1(devices);
     assert_cpu_solved(&report, &work, start, first);
-    failure_of(&report, "liar:0");
-    failure_of(&report, "failing:0");
+    failure_of(&report, "synthetic:0");
+    failure_of(&report, "synthetic:1");
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
 }
 
 #[test]
 fn without_an_honest_device_there_is_no_solution() {
-    let devices = vec![
-        open("fixture_liar_backend", &[]),
-        open("fixture_error_backend", &[("fail_after", "1")]),
-    ];
+    let devices = vec![liar(0, "seal"), failing(1)];
     let (report, ..) = solve_v1(devices);
     assert!(report.solution.is_none(), "{:?}", report.solution);
     assert_eq!(report.failures.len(), 2, "{:?}", report.failures);
 }
 
 #[test]
-fn honest_batches_of_the_fixtures_are_correct() {
-    // With `honest=N`/`fail_after=N` the fixtures search for real first: alone, each finds the
-    // vector's first nonce of v1 vector 5 (difficulty 65537, nonce 61414 from 0) in one batch.
+fn honest_batches_of_the_misbehaving_devices_are_correct() {
+    // Each misbehaving device searches its first batch for real: alone, each finds the first
+    // nonce of v1 vector 5 (difficulty 65537, nonce 61414 from 0) in one batch.
     let (work, start, first) = v1_case(5);
     let job = Job::from_work(&work).with_mapping(NonceMapping::IDENTITY);
-    for (lib, opts) in [
-        ("fixture_liar_backend", ("honest", "1")),
-        ("fixture_error_backend", ("fail_after", "1")),
-        ("fixture_hang_backend", ("honest", "1")),
+    for opts in [
+        ("bad_results", "1"),
+        ("fail_after_batches", "1"),
+        ("hang_after_batches", "1"),
     ] {
-        let mut dev = open(lib, &[opts]);
+        let mut dev = synthetic(0, &[opts]);
         dev.set_job(&job).unwrap();
         let out = dev.search(start, 1 << 17, &AtomicBool::new(false)).unwrap();
-        assert_eq!(out.hits.len(), 1, "{lib}: {out:?}");
-        assert_eq!(out.hits[0].nonce, first, "{lib}");
-        assert!(job.verify_hit(&out.hits[0]), "{lib}");
-        assert_eq!(out.searched, first - start + 1, "{lib}");
+        assert_eq!(out.hits.len(), 1, "{opts:?}: {out:?}");
+        assert_eq!(out.hits[0].nonce, first, "{opts:?}");
+        assert!(job.verify_hit(&out.hits[0]), "{opts:?}");
+        assert_eq!(out.searched, first - start + 1, "{opts:?}");
     }
 }
 
@@ -181,17 +172,20 @@ fn search_returns_within(mut dev: OpenDevice, cancel: Arc<AtomicBool>, wait: Dur
 }
 
 #[test]
-fn hang_fixture_ignores_cancel_unless_told_not_to() {
+fn a_hanging_device_ignores_cancel_unless_told_not_to() {
     // Cancelled before the call: an honest device returns at once. The hanging one never does
     // (its thread stays blocked until the test process exits).
     let cancel = Arc::new(AtomicBool::new(true));
     assert!(!search_returns_within(
-        open("fixture_hang_backend", &[]),
+        synthetic(0, &[("hang_after_batches", "0")]),
         cancel.clone(),
         Duration::from_millis(500)
     ));
     assert!(search_returns_within(
-        open("fixture_hang_backend", &[("honor_cancel", "true")]),
+        synthetic(
+            0,
+            &[("hang_after_batches", "0"), ("hang_until_cancel", "true")]
+        ),
         cancel.clone(),
         Duration::from_secs(10)
     ));
@@ -204,13 +198,12 @@ fn hang_fixture_ignores_cancel_unless_told_not_to() {
 
 #[test]
 fn cli_reports_dropped_devices_and_still_solves() {
-    // The fixtures copied into a plugin folder and picked with --backends.
+    // The synthetic plugin copied into a plugin folder and picked with --backends: device 0
+    // lies, device 1 fails after one batch.
     let dir = tempfile::tempdir().unwrap();
-    for lib in ["fixture_liar_backend", "fixture_error_backend"] {
-        let src = workspace_library(lib);
-        std::fs::copy(&src, dir.path().join(src.file_name().unwrap())).unwrap();
-    }
-    let out = support::pow_host(
+    let lib = synthetic_library();
+    std::fs::copy(&lib, dir.path().join(lib.file_name().unwrap())).unwrap();
+    let out = run_pow_host_with_plugins(
         &[
             "solve",
             "--sample",
@@ -223,23 +216,30 @@ fn cli_reports_dropped_devices_and_still_solves() {
             "--threads",
             "1",
             "--backends",
-            "liar,failing,cpu",
+            "synthetic,cpu",
             "--backend-opt",
-            "failing.fail_after=1",
+            "synthetic.devices=2",
+            "--backend-opt",
+            "synthetic.rate=1e12",
+            "--backend-opt",
+            "synthetic.bad_results@0=0",
+            "--backend-opt",
+            "synthetic.fail_after_batches@1=1",
             "--json",
         ],
         dir.path(),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let json: Value = serde_json::from_str(&support::stdout_of(&out)).unwrap();
+    let json: Value = serde_json::from_str(&stdout_of(&out)).unwrap();
     assert_eq!(json["device"], "cpu:0", "{json}");
     assert!(
-        stderr.contains("warning: device liar:0 dropped") && stderr.contains("fail verification"),
+        stderr.contains("warning: device synthetic:0 dropped")
+            && stderr.contains("fail verification"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("warning: device failing:0 dropped")
-            && stderr.contains("simulated device failure"),
+        stderr.contains("warning: device synthetic:1 dropped")
+            && stderr.contains("synthetic device 1 fails on search call"),
         "{stderr}"
     );
 }
