@@ -160,10 +160,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
 
 /// Whether the command line asks `register` or `faucet` (or the default register) for JSON:
 /// their usage errors, even those found while parsing, are then one JSON object on stdout.
-fn chain_json_requested(args: &[String]) -> bool {
+fn chain_json_requested(args: &[std::ffi::OsString]) -> bool {
     const COMMANDS: [&str; 6] = ["backends", "solve", "bench", "soak", "register", "faucet"];
-    let command = args.iter().skip(1).find(|a| COMMANDS.contains(&a.as_str()));
-    args.iter().any(|a| a == "--json") && command.is_none_or(|c| c == "register" || c == "faucet")
+    let mut words = args.iter().skip(1).filter_map(|a| a.to_str());
+    let command = words.clone().find(|a| COMMANDS.contains(a));
+    words.any(|a| a == "--json") && command.is_none_or(|c| c == "register" || c == "faucet")
 }
 
 /// Exits with a usage error found before a command runs: `error: ...` on stderr and, when
@@ -188,7 +189,8 @@ fn usage_exit(json: bool, message: &str, clap_error: Option<clap::Error>) -> ! {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
+    // Arguments that are not UTF-8 are clap's to refuse: read them as they are.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let json = chain_json_requested(&args);
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
