@@ -242,32 +242,6 @@ impl Plan {
         ));
         out
     }
-
-    /// The plan as JSON.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "source": self.source.as_str(),
-            "seconds": self.spent.as_secs_f64(),
-            "mix": self.mix.iter().map(|id| self.devices[*id].label.clone()).collect::<Vec<_>>(),
-            "mix_hashes_per_second": self.mix_rate,
-            "solo_sum_hashes_per_second": self.solo_sum,
-            "devices": self.devices.iter().map(|p| serde_json::json!({
-                "device": p.label,
-                "solo_hashes_per_second": p.solo_rate,
-                "mix_hashes_per_second": p.mix_rate,
-                "cancel_latency_ms": p.cancel_latency.map(|l| l.as_secs_f64() * 1e3),
-                "batch": p.batch,
-                "batch_ms": p.batch_time.as_secs_f64() * 1e3,
-                "in_mix": p.enabled,
-                "measured": !p.unmeasured,
-                "failure": p.failure,
-            })).collect::<Vec<_>>(),
-            "candidates": self.candidates.iter().map(|c| serde_json::json!({
-                "devices": c.devices.iter().map(|id| self.devices[*id].label.clone()).collect::<Vec<_>>(),
-                "hashes_per_second": c.rate,
-            })).collect::<Vec<_>>(),
-        })
-    }
 }
 
 /// The message layout of a job (what speed depends on), for the cache key.

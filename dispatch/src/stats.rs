@@ -106,34 +106,6 @@ pub struct Stats {
     pub devices: Vec<DeviceStats>,
 }
 
-impl Stats {
-    /// The statistics as a JSON value (rates in attempts per second, times in seconds).
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "job_id": self.job_id,
-            "block_number": self.block_number,
-            "difficulty": self.difficulty,
-            "time_spent": self.time_spent.as_secs_f64(),
-            "time_spent_total": self.time_spent_total.as_secs_f64(),
-            "rounds": self.rounds,
-            "rounds_total": self.rounds_total,
-            "attempts": self.attempts,
-            "attempts_total": self.attempts_total,
-            "hash_rate": self.hash_rate,
-            "hash_rate_perpetual": self.hash_rate_perpetual,
-            "devices": self.devices.iter().map(|d| serde_json::json!({
-                "device": d.label,
-                "state": d.state.as_str(),
-                "hash_rate": d.hash_rate,
-                "attempts": d.attempts,
-                "attempts_total": d.attempts_total,
-                "rounds": d.rounds,
-                "batch": d.batch,
-            })).collect::<Vec<_>>(),
-        })
-    }
-}
-
 /// A rate in attempts per second as text, `12.34 MH/s` style.
 pub fn rate_text(rate: f64) -> String {
     if rate >= 1e9 {

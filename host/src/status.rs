@@ -1,6 +1,7 @@
 //! Rendering the dispatcher's statistics ([`pow_dispatch::Stats`]): a status line updated in
 //! place on a terminal, plain periodic lines otherwise, or JSON lines for programs.
 
+use crate::output::{DeviceDroppedEvent, StatsEvent};
 use pow_dispatch::{rate_text, DeviceState, DropReason, Stats};
 use std::io::{IsTerminal, Write};
 
@@ -76,9 +77,8 @@ impl StatusPrinter {
         match self.mode {
             StatusMode::Quiet => {}
             StatusMode::Json => {
-                let mut v = stats.to_json();
-                v["event"] = "stats".into();
-                let _ = writeln!(err, "{v}");
+                let event = StatsEvent::from(stats);
+                let _ = writeln!(err, "{}", serde_json::to_string(&event).unwrap_or_default());
             }
             StatusMode::Lines => {
                 let _ = writeln!(err, "{}", Self::line(stats));
@@ -106,13 +106,8 @@ impl StatusPrinter {
             ));
         }
         if self.mode == StatusMode::Json {
-            let v = serde_json::json!({
-                "event": "device_dropped",
-                "device": label,
-                "plugin": path,
-                "reason": text,
-            });
-            eprintln!("{v}");
+            let event = DeviceDroppedEvent::new(label, plugin, &text);
+            eprintln!("{}", serde_json::to_string(&event).unwrap_or_default());
         }
     }
 
