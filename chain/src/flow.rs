@@ -403,6 +403,15 @@ struct Proof {
     device: String,
 }
 
+/// Why a miner's solution goes no further than [`accept`].
+#[derive(Debug, thiserror::Error)]
+enum Rejected {
+    #[error("solution for an older challenge (job {job}, now {now})")]
+    OlderJob { job: u64, now: u64 },
+    #[error("device {device} reported nonce {nonce} whose seal does not verify")]
+    BadSeal { device: String, nonce: u64 },
+}
+
 /// The trust boundary between a [`Miner`] and the chain, and the one place a miner's solution
 /// is verified: with the seal library, against the chain's rule (the job's challenge at the
 /// difficulty the chain asked for when the job started, `rules::mining_difficulty` of the
@@ -411,18 +420,18 @@ struct Proof {
 /// solution for an older job, or whose seal is not its nonce's or does not meet the
 /// difficulty, goes no further. Later checks ([`Runner::recheck`]) judge the verified seal
 /// against the chain as it is by then, without hashing again.
-fn accept(job: &Job, sol: MinedSolution) -> Result<Proof, String> {
+fn accept(job: &Job, sol: MinedSolution) -> Result<Proof, Rejected> {
     if sol.job_id != job.id {
-        return Err(format!(
-            "solution for an older challenge (job {}, now {})",
-            sol.job_id, job.id
-        ));
+        return Err(Rejected::OlderJob {
+            job: sol.job_id,
+            now: job.id,
+        });
     }
     if !job.work.verify_claim(sol.nonce, &sol.seal) {
-        return Err(format!(
-            "device {} reported nonce {} whose seal does not verify",
-            sol.device, sol.nonce
-        ));
+        return Err(Rejected::BadSeal {
+            device: sol.device,
+            nonce: sol.nonce,
+        });
     }
     Ok(Proof {
         work_block: job.head,
@@ -974,8 +983,10 @@ async fn drive(r: &mut Runner<'_>, signer: &Sr25519Pair) -> Result<Success, Flow
                 // The trust boundary to the chain: nothing unverified is ever sent.
                 let proof = match accept(&job, sol) {
                     Ok(proof) => proof,
-                    Err(reason) => {
-                        (r.events)(Event::Stale { reason });
+                    Err(rejected) => {
+                        (r.events)(Event::Stale {
+                            reason: rejected.to_string(),
+                        });
                         continue;
                     }
                 };

@@ -7,8 +7,8 @@ use pow_wallet::ss58::Ss58Error;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Hex, but not 32 bytes of it (the seal library's message).
-    #[error("{0}")]
-    Hex(String),
+    #[error(transparent)]
+    Hex(#[from] pow_seal::HexError),
     /// Not a valid SS58 address.
     #[error(transparent)]
     Ss58(#[from] Ss58Error),

@@ -26,7 +26,7 @@ mod shape;
 pub use device::GpuDevice;
 pub use job::GpuJob;
 pub use launch::{decode_results, drive_search, positive_option, Launcher};
-pub use selftest::{seal_from_words, self_test};
+pub use selftest::{seal_from_words, self_test, SelfTestError};
 pub use shape::{KeccakShape, Layout};
 
 /// `kernels/pow_common.h`: the shared device code.

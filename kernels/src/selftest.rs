@@ -4,7 +4,7 @@
 //! and both seal orders.
 
 use crate::{drive_search, GpuJob, Launcher};
-use pow_backend_api::{Job, NonceMapping};
+use pow_backend_api::{BackendError, Job, NonceMapping};
 use pow_seal::{parse_bytes32, Challenge, SealOrder, Work};
 use std::sync::atomic::AtomicBool;
 
@@ -70,34 +70,85 @@ fn cases() -> Vec<(&'static str, Challenge, NonceMapping, u64, [u8; 32])> {
     ]
 }
 
+/// Which self-test check a device failed, and on which case (`legacy`, `v1`, ...).
+#[derive(Debug, thiserror::Error)]
+pub enum SelfTestError {
+    /// The job could not be laid out or loaded, or a launch failed.
+    #[error("{case}: {what}: {error}")]
+    Device {
+        /// The reference case.
+        case: &'static str,
+        /// The step.
+        what: &'static str,
+        /// The backend's error.
+        error: BackendError,
+    },
+    /// A seal the device computed differs from the seal library's.
+    #[error("{case}: wrong seal for index {index}: device {device}, expected {expected}")]
+    WrongSeal {
+        /// The reference case.
+        case: &'static str,
+        /// The index.
+        index: u64,
+        /// The device's seal, hex.
+        device: String,
+        /// The seal library's, hex.
+        expected: String,
+    },
+    /// The vector's own seal differs (the library agrees with the device but not the vector).
+    #[error("{case}: seal of the reference vector differs")]
+    VectorSeal {
+        /// The reference case.
+        case: &'static str,
+    },
+    /// A search disagreed with a library scan.
+    #[error("{case}: search at difficulty {difficulty} found {found:?} (searched {searched}), the seal library finds {expected:?}")]
+    Search {
+        /// The reference case.
+        case: &'static str,
+        /// The difficulty searched at.
+        difficulty: u64,
+        /// Offset of the device's lowest hit.
+        found: Option<u64>,
+        /// The device's searched count.
+        searched: u64,
+        /// Offset of the library's lowest hit.
+        expected: Option<u64>,
+    },
+}
+
 /// Runs the self-test on a launcher. The error says which check failed.
-pub fn self_test<L: Launcher + ?Sized>(launcher: &mut L) -> Result<(), String> {
+pub fn self_test<L: Launcher + ?Sized>(launcher: &mut L) -> Result<(), SelfTestError> {
+    let device = |case: &'static str, what: &'static str| {
+        move |error: BackendError| SelfTestError::Device { case, what, error }
+    };
     const SPAN: u32 = 64;
     for (name, challenge, mapping, nonce, seal) in cases() {
         // Known seals: a window of indexes around the vector's nonce.
         let job = Job::from_work(&Work::new(challenge.clone(), 1)).with_mapping(mapping);
-        let gpu = GpuJob::new(&job).map_err(|e| format!("{name}: {e}"))?;
+        let gpu = GpuJob::new(&job).map_err(device(name, "layout"))?;
         launcher
             .load(&gpu)
-            .map_err(|e| format!("{name}: cannot load the job: {e}"))?;
+            .map_err(device(name, "cannot load the job"))?;
         let index = mapping.index(nonce);
         let base = index & !(SPAN as u64 - 1);
         let words = launcher
             .seals(base, SPAN, &gpu.midstate_table(base, SPAN))
-            .map_err(|e| format!("{name}: seal kernel failed: {e}"))?;
+            .map_err(device(name, "seal kernel failed"))?;
         for i in 0..SPAN as usize {
             let got = seal_from_words(&words[8 * i..8 * i + 8]);
             let at = base + i as u64;
             let want = job.reference_seal_at(at);
             if got != want {
-                return Err(format!(
-                    "{name}: wrong seal for index {at}: device {}, expected {}",
-                    pow_seal::to_hex(&got),
-                    pow_seal::to_hex(&want)
-                ));
+                return Err(SelfTestError::WrongSeal {
+                    case: name,
+                    index: at,
+                    device: pow_seal::to_hex(&got),
+                    expected: pow_seal::to_hex(&want),
+                });
             }
             if at == index && got != seal {
-                return Err(format!("{name}: seal of the reference vector differs"));
+                return Err(SelfTestError::VectorSeal { case: name });
             }
         }
         // Searches with real targets, compared with a library scan.
@@ -106,22 +157,24 @@ pub fn self_test<L: Launcher + ?Sized>(launcher: &mut L) -> Result<(), String> {
         {
             let job =
                 Job::from_work(&Work::new(challenge.clone(), difficulty)).with_mapping(mapping);
-            let gpu = GpuJob::new(&job).map_err(|e| format!("{name}: {e}"))?;
+            let gpu = GpuJob::new(&job).map_err(device(name, "layout"))?;
             launcher
                 .load(&gpu)
-                .map_err(|e| format!("{name}: cannot load the job: {e}"))?;
+                .map_err(device(name, "cannot load the job"))?;
             let outcome =
                 drive_search(launcher, &gpu, start, count, batch, &AtomicBool::new(false))
-                    .map_err(|e| format!("{name}: search failed: {e}"))?;
+                    .map_err(device(name, "search failed"))?;
             let lowest = (0..count).find(|&i| job.is_met_by(&job.reference_seal_at(start + i)));
             let got = outcome.hits.first().map(|h| h.index - start);
             let want_searched = lowest.map_or(count, |l| l + 1);
             if got != lowest || outcome.searched != want_searched {
-                return Err(format!(
-                    "{name}: search at difficulty {difficulty} found {got:?} (searched {}), \
-                     the seal library finds {lowest:?}",
-                    outcome.searched
-                ));
+                return Err(SelfTestError::Search {
+                    case: name,
+                    difficulty,
+                    found: got,
+                    searched: outcome.searched,
+                    expected: lowest,
+                });
             }
         }
     }

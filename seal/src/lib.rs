@@ -299,20 +299,28 @@ pub fn effective_difficulty(value: Option<u64>, min: Option<u64>, max: Option<u6
     value.unwrap_or(1).max(lo).min(hi)
 }
 
+/// Why a text is not 32 bytes of hex.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HexError {
+    /// Not 64 digits (after an optional `0x`).
+    #[error("expected 32 bytes as 64 hex digits, got {0} digits")]
+    WrongLength(usize),
+    /// 64 characters, not all of them hex digits.
+    #[error("malformed hex: {0}")]
+    Malformed(String),
+}
+
 /// Parses `0x`-prefixed (or bare) hex of exactly 32 bytes.
-pub fn parse_bytes32(text: &str) -> Result<Bytes32, String> {
+pub fn parse_bytes32(text: &str) -> Result<Bytes32, HexError> {
     let digits = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
         .unwrap_or(text);
     if digits.len() != 64 {
-        return Err(format!(
-            "expected 32 bytes as 64 hex digits, got {} digits",
-            digits.len()
-        ));
+        return Err(HexError::WrongLength(digits.len()));
     }
     let mut out = [0u8; 32];
-    hex::decode_to_slice(digits, &mut out).map_err(|e| format!("malformed hex: {e}"))?;
+    hex::decode_to_slice(digits, &mut out).map_err(|e| HexError::Malformed(e.to_string()))?;
     Ok(out)
 }
 
