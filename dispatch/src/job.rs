@@ -18,6 +18,9 @@ pub struct WorkSpec {
     pub block_number: Option<u64>,
     /// Difficulty, for statistics only.
     pub difficulty: Option<u64>,
+    /// Leased work: the only index ranges `(start, len)` that may be searched, extended with
+    /// [`WorkHandle::grant`](crate::WorkHandle::grant). `None`: open work from `start_index`.
+    pub grants: Option<Vec<(u64, u64)>>,
 }
 
 impl WorkSpec {
@@ -29,12 +32,24 @@ impl WorkSpec {
             start_index: 0,
             block_number: None,
             difficulty: None,
+            grants: None,
         }
     }
 
     /// Sets the first index handed out.
     pub fn start_index(mut self, index: u64) -> Self {
         self.start_index = index;
+        self
+    }
+
+    /// Makes it leased work: only `grants` (ranges `(start, len)`, searched in order) and
+    /// ranges granted later are searched; the devices idle when they run out. The start index
+    /// becomes the first grant's start.
+    pub fn leased(mut self, grants: Vec<(u64, u64)>) -> Self {
+        if let Some(first) = grants.first() {
+            self.start_index = first.0;
+        }
+        self.grants = Some(grants);
         self
     }
 
@@ -51,17 +66,20 @@ impl WorkSpec {
     }
 }
 
-/// The index accounting of a job that ended: every index in
-/// `[start_index, next_index)` was either searched (reported by a device) or is listed in
-/// `pending` (handed out but cut short, re-queued, or never searched).
+/// The index accounting of a job that ended: every index handed out (for open work
+/// `[start_index, next_index)`, for leased work the grants taken) was either searched
+/// (reported by a device) or is listed in `pending` (handed out but cut short, re-queued, or
+/// never searched).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobAccount {
     /// The job.
     pub job_id: JobId,
     /// First index of its space.
     pub start_index: u64,
-    /// First index never handed out.
+    /// The index after the latest fresh range handed out.
     pub next_index: u64,
+    /// Fresh indexes handed out.
+    pub issued: u64,
     /// Indexes reported searched.
     pub searched: u64,
     /// Attempts reported.
@@ -73,9 +91,9 @@ pub struct JobAccount {
 }
 
 impl JobAccount {
-    /// Indexes handed out (`next_index - start_index`, wrapping).
+    /// Fresh indexes handed out (for open work `next_index - start_index`, wrapping).
     pub fn issued(&self) -> u64 {
-        self.next_index.wrapping_sub(self.start_index)
+        self.issued
     }
 
     /// Total length of the pending ranges.

@@ -337,6 +337,7 @@ mod tests {
             job_id: 1,
             start_index: start,
             next_index: next,
+            issued: next.wrapping_sub(start),
             searched: 0,
             attempts: 0,
             device_attempts: Vec::new(),

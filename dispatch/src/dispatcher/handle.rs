@@ -186,6 +186,21 @@ impl WorkHandle {
         self.send(Cmd::ClearWork);
     }
 
+    /// Adds range `(start, len)` to leased work `job_id` (see [`WorkSpec::leased`]); ignored
+    /// when other work is current.
+    pub fn grant(&self, job_id: JobId, start: u64, len: u64) {
+        self.send(Cmd::Grant { job_id, start, len });
+    }
+
+    /// For leased work that is not solved: its id and how many granted indexes are not handed
+    /// out yet (the cue to ask for the next lease). `None` for open work, no work, or a
+    /// stopped dispatcher.
+    pub fn unissued(&self) -> Option<(JobId, u64)> {
+        let (reply, rx) = channel();
+        self.send(Cmd::Unissued(reply));
+        rx.recv().ok().flatten()
+    }
+
     /// The job last set, if any; solutions for any other job are stale.
     pub fn current_job(&self) -> Option<JobId> {
         *self.current.lock().unwrap()

@@ -6,7 +6,7 @@
 use crate::device::DeviceId;
 use crate::error::DispatchError;
 use crate::events::{FinalReport, Measurement};
-use crate::job::WorkSpec;
+use crate::job::{JobId, WorkSpec};
 use crate::stats::Stats;
 use pow_backend_api::{Hit, Job};
 use std::sync::atomic::AtomicBool;
@@ -91,6 +91,10 @@ pub(super) enum Cmd {
     SetWork(Box<WorkSpec>),
     /// Stop working and idle.
     ClearWork,
+    /// Add a granted range to the leased work `job_id` (ignored for any other work).
+    Grant { job_id: JobId, start: u64, len: u64 },
+    /// Reply with the current leased work's id and its granted indexes not handed out yet.
+    Unissued(Sender<Option<(JobId, u64)>>),
     /// Run a measurement phase and reply with its result.
     Measure {
         job: Box<Job>,

@@ -1,8 +1,9 @@
 //! The index space of the current job: which indexes were handed out, which came back
 //! unsearched (and are re-issued before fresh ones), and the job's counters.
 //!
-//! Invariant: every index in `[start_index, next)` is searched, queued for re-issue, or in a
-//! batch still in flight, exactly once.
+//! Invariant: every index handed out (for open work, `[start_index, next)`; for leased work,
+//! the granted ranges taken so far) is searched, queued for re-issue, or in a batch still in
+//! flight, exactly once. Leased work never hands out an index outside its grants.
 
 use crate::device::DeviceId;
 use crate::job::{JobAccount, JobId, WorkSpec};
@@ -23,8 +24,13 @@ pub(super) struct WorkState {
     pub start_index: u64,
     /// First index never handed out.
     pub next: u64,
-    /// Ranges `(start, len)` that came back unsearched, served before `next`.
+    /// Ranges `(start, len)` that came back unsearched, served before fresh ones.
     pub reissue: VecDeque<(u64, u64)>,
+    /// Leased work: the granted ranges not handed out yet, in order (`None`: open work, fresh
+    /// indexes run on from `next` without end).
+    pub grants: Option<VecDeque<(u64, u64)>>,
+    /// Fresh indexes handed out so far.
+    pub issued: u64,
     /// When the work was set.
     pub started: Instant,
     /// Indexes reported searched.
@@ -53,6 +59,10 @@ impl WorkState {
             start_index: spec.start_index,
             next: spec.start_index,
             reissue: VecDeque::new(),
+            grants: spec
+                .grants
+                .map(|g| g.into_iter().filter(|r| r.1 > 0).collect()),
+            issued: 0,
             started: now,
             searched: 0,
             attempts: 0,
@@ -65,21 +75,37 @@ impl WorkState {
     }
 
     /// Hands out a range `(start, len)` of at most `want` indexes (at least 1): the front of
-    /// the re-issue queue if there is one, otherwise fresh indexes from `next`.
-    pub fn take_range(&mut self, want: u64) -> (u64, u64) {
+    /// the re-issue queue if there is one, otherwise fresh indexes (from `next` for open work,
+    /// from the front grant for leased work). `None` when leased work has nothing left.
+    pub fn take_range(&mut self, want: u64) -> Option<(u64, u64)> {
         let want = want.max(1);
         if let Some((s, l)) = self.reissue.pop_front() {
-            if l > want {
-                self.reissue.push_front((s.wrapping_add(want), l - want));
-                (s, want)
-            } else {
-                (s, l)
-            }
-        } else {
-            let s = self.next;
-            self.next = self.next.wrapping_add(want);
-            (s, want)
+            return Some(split_front(&mut self.reissue, s, l, want));
         }
+        let (s, len) = match &mut self.grants {
+            None => (self.next, want),
+            Some(grants) => {
+                let (s, l) = grants.pop_front()?;
+                split_front(grants, s, l, want)
+            }
+        };
+        self.next = s.wrapping_add(len);
+        self.issued += len;
+        Some((s, len))
+    }
+
+    /// Adds a granted range to leased work (ignored for open work).
+    pub fn grant(&mut self, start: u64, len: u64) {
+        if let (Some(grants), true) = (&mut self.grants, len > 0) {
+            grants.push_back((start, len));
+        }
+    }
+
+    /// Leased work: indexes granted or given back that are not handed out (`None` for open
+    /// work).
+    pub fn unissued(&self) -> Option<u64> {
+        let grants = self.grants.as_ref()?;
+        Some(grants.iter().chain(&self.reissue).map(|r| r.1).sum())
     }
 
     /// Queues an unsearched range `(start, len)` to be handed out next.
@@ -106,11 +132,23 @@ impl WorkState {
             job_id: self.job_id,
             start_index: self.start_index,
             next_index: self.next,
+            issued: self.issued,
             searched: self.searched,
             attempts: self.attempts,
             device_attempts: self.device_attempts.clone(),
             pending: self.reissue.iter().copied().collect(),
         }
+    }
+}
+
+/// `(start, want)` of range `(start, len)` when it is longer than `want` (its rest goes back
+/// to the front of `queue`), otherwise the whole range.
+fn split_front(queue: &mut VecDeque<(u64, u64)>, start: u64, len: u64, want: u64) -> (u64, u64) {
+    if len > want {
+        queue.push_front((start.wrapping_add(want), len - want));
+        (start, want)
+    } else {
+        (start, len)
     }
 }
 
@@ -131,13 +169,47 @@ mod tests {
         WorkState::new(spec, 1, devices, Instant::now())
     }
 
+    fn leased(grants: Vec<(u64, u64)>) -> WorkState {
+        let c = Challenge::v1(1, [1; 32], [3; 32], [4; 32]).unwrap();
+        let spec = WorkSpec::new(7, Job::from_work(&Work::new(c, 10))).leased(grants);
+        WorkState::new(spec, 1, 1, Instant::now())
+    }
+
+    #[test]
+    fn leased_work_stays_inside_its_grants() {
+        let mut w = leased(vec![(1000, 30), (5000, 0), (9000, 10)]);
+        assert_eq!(w.account().start_index, 1000);
+        assert_eq!(w.unissued(), Some(40));
+        assert_eq!(w.take_range(25), Some((1000, 25)));
+        assert_eq!(w.take_range(25), Some((1025, 5)));
+        assert_eq!(w.take_range(25), Some((9000, 10)));
+        assert_eq!(w.take_range(25), None);
+        assert_eq!(w.unissued(), Some(0));
+        // A range given back is served again; a new grant follows.
+        w.give_back(1010, 5);
+        w.grant(20_000, 8);
+        assert_eq!(w.unissued(), Some(13));
+        assert_eq!(w.take_range(100), Some((1010, 5)));
+        assert_eq!(w.take_range(100), Some((20_000, 8)));
+        assert_eq!(w.take_range(1), None);
+        assert_eq!(w.account().issued, 48);
+    }
+
+    #[test]
+    fn open_work_ignores_grants() {
+        let mut w = work(0, 1);
+        w.grant(500, 10);
+        assert_eq!(w.unissued(), None);
+        assert_eq!(w.take_range(4), Some((0, 4)));
+    }
+
     #[test]
     fn fresh_ranges_follow_each_other() {
         let mut w = work(100, 1);
-        assert_eq!(w.take_range(10), (100, 10));
-        assert_eq!(w.take_range(5), (110, 5));
+        assert_eq!(w.take_range(10).unwrap(), (100, 10));
+        assert_eq!(w.take_range(5).unwrap(), (110, 5));
         // Asking for nothing still hands out one index.
-        assert_eq!(w.take_range(0), (115, 1));
+        assert_eq!(w.take_range(0).unwrap(), (115, 1));
         assert_eq!(w.account().next_index, 116);
         assert_eq!(w.account().issued(), 16);
     }
@@ -145,48 +217,48 @@ mod tests {
     #[test]
     fn the_space_wraps_at_the_top() {
         let mut w = work(u64::MAX - 1, 1);
-        assert_eq!(w.take_range(4), (u64::MAX - 1, 4));
-        assert_eq!(w.take_range(1), (2, 1));
+        assert_eq!(w.take_range(4).unwrap(), (u64::MAX - 1, 4));
+        assert_eq!(w.take_range(1).unwrap(), (2, 1));
         assert_eq!(w.account().issued(), 5);
     }
 
     #[test]
     fn given_back_ranges_come_first_and_split_to_size() {
         let mut w = work(0, 1);
-        assert_eq!(w.take_range(100), (0, 100));
+        assert_eq!(w.take_range(100).unwrap(), (0, 100));
         w.give_back(40, 60);
-        assert_eq!(w.take_range(25), (40, 25));
-        assert_eq!(w.take_range(25), (65, 25));
+        assert_eq!(w.take_range(25).unwrap(), (40, 25));
+        assert_eq!(w.take_range(25).unwrap(), (65, 25));
         // The last piece is shorter than asked; fresh indexes are not mixed in.
-        assert_eq!(w.take_range(25), (90, 10));
-        assert_eq!(w.take_range(25), (100, 25));
+        assert_eq!(w.take_range(25).unwrap(), (90, 10));
+        assert_eq!(w.take_range(25).unwrap(), (100, 25));
     }
 
     #[test]
     fn the_latest_range_given_back_is_served_first() {
         let mut w = work(0, 1);
-        w.take_range(30);
+        w.take_range(30).unwrap();
         w.give_back(0, 10);
         w.give_back(20, 10);
         assert_eq!(w.account().pending, vec![(20, 10), (0, 10)]);
-        assert_eq!(w.take_range(100), (20, 10));
-        assert_eq!(w.take_range(100), (0, 10));
-        assert_eq!(w.take_range(100), (30, 100));
+        assert_eq!(w.take_range(100).unwrap(), (20, 10));
+        assert_eq!(w.take_range(100).unwrap(), (0, 10));
+        assert_eq!(w.take_range(100).unwrap(), (30, 100));
     }
 
     #[test]
     fn an_empty_range_is_not_queued() {
         let mut w = work(0, 1);
-        w.take_range(10);
+        w.take_range(10).unwrap();
         w.give_back(10, 0);
         assert!(w.account().pending.is_empty());
-        assert_eq!(w.take_range(5), (10, 5));
+        assert_eq!(w.take_range(5).unwrap(), (10, 5));
     }
 
     #[test]
     fn a_short_batch_queues_its_rest_and_counts() {
         let mut w = work(1000, 2);
-        let (s, c) = w.take_range(50);
+        let (s, c) = w.take_range(50).unwrap();
         w.record(1, s, c, 20, 23);
         let a = w.account();
         assert_eq!(a.job_id, 7);
@@ -199,7 +271,7 @@ mod tests {
         assert_eq!(a.searched + a.pending_len(), a.issued());
         assert_eq!(w.rounds, 1);
         // A fully searched batch queues nothing.
-        let (s, c) = w.take_range(30);
+        let (s, c) = w.take_range(30).unwrap();
         assert_eq!((s, c), (1020, 30));
         w.record(0, s, c, 30, 30);
         let a = w.account();
@@ -302,7 +374,7 @@ mod tests {
                     match op {
                         Op::Take(want) => {
                             let before = w.account();
-                            let (s, c) = w.take_range(want);
+                            let (s, c) = w.take_range(want).unwrap();
                             prop_assert!(c >= 1 && c <= want.max(1));
                             if let Some(&(front, len)) = before.pending.first() {
                                 // Given-back ranges are re-issued before fresh ones.

@@ -20,8 +20,8 @@ impl Coordinator {
             let batch = match &mut self.mode {
                 Mode::Work(w) if !w.solved && state == SlotState::Active => {
                     let want = self.cfg.fixed_batch.unwrap_or(self.slots[id].batch);
-                    let (start, count) = w.take_range(want);
-                    Some((w.gen, w.job.clone(), start, count))
+                    w.take_range(want)
+                        .map(|(start, count)| (w.gen, w.job.clone(), start, count))
                 }
                 Mode::Measure(m) if now < m.ends_at => m
                     .next_batch(id, &self.slots[id], now, self.cfg.max_batch)

@@ -35,6 +35,20 @@ impl Coordinator {
             Cmd::ClearWork => {
                 self.close_current(Instant::now(), None, true);
             }
+            Cmd::Grant { job_id, start, len } => {
+                if let Mode::Work(w) = &mut self.mode {
+                    if w.job_id == job_id {
+                        w.grant(start, len);
+                    }
+                }
+            }
+            Cmd::Unissued(reply) => {
+                let left = match &self.mode {
+                    Mode::Work(w) if !w.solved => w.unissued().map(|n| (w.job_id, n)),
+                    _ => None,
+                };
+                let _ = reply.send(left);
+            }
             Cmd::Measure {
                 job,
                 devices,
