@@ -11,6 +11,7 @@ use crate::protocol::{encode, AnnouncedJob, Announcement, FarmStatus, WireJob, F
 use async_nats::connection::State;
 use futures::StreamExt;
 use pow_backend_api::Job;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -31,7 +32,6 @@ enum Command {
         base: u64,
     },
     Clear,
-    LocalRate(f64),
 }
 
 /// A running coordinator. Dropping it announces "no job" (workers idle) and ends its task.
@@ -43,13 +43,16 @@ pub struct FarmCoordinator {
 }
 
 impl FarmCoordinator {
-    /// Connects to the farm and starts the coordinator task; `log` gets every farm event,
-    /// `metrics` (if any) is kept up to date.
+    /// Connects to the farm and starts the coordinator task; `log` gets every farm event
+    /// (and a [`FarmEvent::Status`] every `cfg.status_every`), `metrics` (if any) is kept up
+    /// to date, and `local_rate` (f64 bits, attempts per second) is read as the rate of the
+    /// caller's own devices.
     pub async fn start(
         connect: &FarmConnect,
         cfg: CoordinatorConfig,
         log: FarmLog,
         metrics: Option<Metrics>,
+        local_rate: Arc<AtomicU64>,
     ) -> Result<FarmCoordinator, FarmError> {
         let id = format!("c-{:016x}", rand::random::<u64>());
         let client = connect
@@ -86,6 +89,7 @@ impl FarmCoordinator {
             metrics,
             last_announce: None,
             connected: true,
+            local_rate,
         };
         tokio::spawn(task.run(leases, hits, beats, asks));
         Ok(FarmCoordinator {
@@ -126,11 +130,6 @@ impl FarmCoordinator {
         let _ = self.commands.send(Command::Clear);
     }
 
-    /// Tells the coordinator its own devices' rate (for the farm rate and status).
-    pub fn set_local_rate(&self, rate: f64) {
-        let _ = self.commands.send(Command::LocalRate(rate));
-    }
-
     /// The next verified remote hit, as a stream's `poll_next`.
     pub fn poll_hit(&mut self, cx: &mut Context<'_>) -> Poll<Option<VerifiedHit>> {
         self.hits.poll_recv(cx)
@@ -153,6 +152,7 @@ struct Task {
     metrics: Option<Metrics>,
     last_announce: Option<Instant>,
     connected: bool,
+    local_rate: Arc<AtomicU64>,
 }
 
 impl Task {
@@ -166,6 +166,7 @@ impl Task {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_status = Instant::now();
+        let mut last_report = Instant::now();
         let mut blocks = std::collections::HashMap::new();
         loop {
             tokio::select! {
@@ -180,7 +181,6 @@ impl Task {
                         self.state.clear_job();
                         self.announce(None).await;
                     }
-                    Some(Command::LocalRate(r)) => self.state.set_local_rate(r),
                     None => {
                         // The handle was dropped: workers idle.
                         self.state.clear_job();
@@ -231,7 +231,14 @@ impl Task {
                     }
                     if now.duration_since(last_status) >= Duration::from_millis(500) {
                         last_status = now;
+                        self.state
+                            .set_local_rate(f64::from_bits(self.local_rate.load(Ordering::Relaxed)));
                         let status = self.state.status(now);
+                        let every = self.state.config().status_every;
+                        if !every.is_zero() && now.duration_since(last_report) >= every {
+                            last_report = now;
+                            (self.log)(FarmEvent::Status(Box::new(status.clone())));
+                        }
                         if let Some(m) = &self.metrics {
                             m.observe_farm(&status);
                         }

@@ -29,6 +29,8 @@ pub struct CoordinatorConfig {
     pub hit_burst: f64,
     /// Most workers tracked (ids beyond are refused).
     pub max_workers: usize,
+    /// How often a [`FarmEvent::Status`] is reported (zero: never).
+    pub status_every: Duration,
 }
 
 impl Default for CoordinatorConfig {
@@ -41,6 +43,7 @@ impl Default for CoordinatorConfig {
             hits_per_second: 2.0,
             hit_burst: 10.0,
             max_workers: 100_000,
+            status_every: Duration::from_secs(5),
         }
     }
 }
@@ -106,6 +109,105 @@ pub enum FarmEvent {
     Disconnected,
     /// The connection is back; the current job was announced again.
     Reconnected,
+    /// The farm now (every `status_every`).
+    Status(Box<FarmStatus>),
+}
+
+impl FarmEvent {
+    /// A short name of the kind of event (the `event` field of `--json` lines).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FarmEvent::WorkerJoined { .. } => "worker_joined",
+            FarmEvent::WorkerDropped { .. } => "worker_dropped",
+            FarmEvent::WorkerReturned { .. } => "worker_returned",
+            FarmEvent::Quarantined { .. } => "worker_quarantined",
+            FarmEvent::Flooding { .. } => "worker_flooding",
+            FarmEvent::StaleHit { .. } => "stale_hit",
+            FarmEvent::Accepted { .. } => "hit_accepted",
+            FarmEvent::Ignored { .. } => "message_ignored",
+            FarmEvent::Disconnected => "disconnected",
+            FarmEvent::Reconnected => "reconnected",
+            FarmEvent::Status(_) => "farm",
+        }
+    }
+
+    /// The worker it is about, if any.
+    pub fn worker(&self) -> Option<&str> {
+        match self {
+            FarmEvent::WorkerJoined { worker, .. }
+            | FarmEvent::WorkerDropped { worker, .. }
+            | FarmEvent::WorkerReturned { worker }
+            | FarmEvent::Quarantined { worker, .. }
+            | FarmEvent::Flooding { worker }
+            | FarmEvent::StaleHit { worker, .. }
+            | FarmEvent::Accepted { worker, .. } => Some(worker),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for FarmEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FarmEvent::WorkerJoined { worker, host, devices } => {
+                write!(f, "worker {worker} on {host} joined with {devices} device(s)")
+            }
+            FarmEvent::WorkerDropped { worker, leases } => write!(
+                f,
+                "worker {worker} stopped heart-beating: dropped, its {leases} lease(s) abandoned (never re-leased)"
+            ),
+            FarmEvent::WorkerReturned { worker } => write!(f, "worker {worker} is back"),
+            FarmEvent::Quarantined { worker, reason } => {
+                write!(f, "worker {worker} quarantined: {reason}; nothing of it is used or submitted")
+            }
+            FarmEvent::Flooding { worker } => write!(
+                f,
+                "worker {worker} sends hits faster than allowed: the excess is dropped"
+            ),
+            FarmEvent::StaleHit { worker, job_id } => {
+                write!(f, "stale hit from worker {worker} for job {job_id} dropped")
+            }
+            FarmEvent::Accepted { worker, job_id, nonce } => write!(
+                f,
+                "hit from worker {worker} for job {job_id} (nonce {nonce}) verified"
+            ),
+            FarmEvent::Ignored { reason } => write!(f, "ignored a message: {reason}"),
+            FarmEvent::Disconnected => {
+                write!(f, "lost the NATS server; local mining goes on, reconnecting")
+            }
+            FarmEvent::Reconnected => {
+                write!(f, "NATS server back; the current job is announced again")
+            }
+            FarmEvent::Status(s) => {
+                let active = s
+                    .workers
+                    .iter()
+                    .filter(|w| w.state == WorkerState::Active)
+                    .count();
+                let devices: usize = s
+                    .workers
+                    .iter()
+                    .filter(|w| w.state == WorkerState::Active)
+                    .map(|w| w.devices.len())
+                    .sum();
+                let lost = s.workers.len() - active;
+                write!(
+                    f,
+                    "{active} worker(s), {devices} device(s), {} farm (EWMA {}), {} lease(s)",
+                    pow_dispatch::rate_text(s.farm_rate),
+                    pow_dispatch::rate_text(s.farm_rate_ewma),
+                    s.leases
+                )?;
+                if let Some(t) = s.expected_seconds {
+                    write!(f, ", expected {t:.0} s to a solution")?;
+                }
+                if lost > 0 {
+                    write!(f, ", {lost} dropped or quarantined")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 /// A remote hit that passed the coordinator's verification.

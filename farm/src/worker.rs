@@ -100,6 +100,54 @@ pub enum WorkerEvent {
     },
 }
 
+impl WorkerEvent {
+    /// A short name of the kind of event (the `event` field of `--json` lines).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WorkerEvent::Job { .. } => "job",
+            WorkerEvent::Lease { .. } => "lease",
+            WorkerEvent::Idle { .. } => "idle",
+            WorkerEvent::Hit { .. } => "hit",
+            WorkerEvent::DeviceDropped { .. } => "device_dropped",
+            WorkerEvent::Ignored { .. } => "message_ignored",
+        }
+    }
+}
+
+impl std::fmt::Display for WorkerEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerEvent::Job {
+                coordinator,
+                job_id,
+                difficulty,
+            } => {
+                write!(f, "mining job {job_id} of coordinator {coordinator}")?;
+                if let Some(d) = difficulty {
+                    write!(f, " at difficulty {d}")?;
+                }
+                Ok(())
+            }
+            WorkerEvent::Lease { job_id, start, len } => {
+                write!(f, "lease of {len} indexes from {start} for job {job_id}")
+            }
+            WorkerEvent::Idle { reason } => write!(f, "idle: {reason}"),
+            WorkerEvent::Hit {
+                job_id,
+                nonce,
+                verdict,
+            } => match verdict {
+                Some(v) => write!(f, "hit for job {job_id} (nonce {nonce}): {v:?}"),
+                None => write!(f, "hit for job {job_id} (nonce {nonce}): no answer"),
+            },
+            WorkerEvent::DeviceDropped { label, reason } => {
+                write!(f, "device {label} dropped: {reason}")
+            }
+            WorkerEvent::Ignored { reason } => write!(f, "ignored a message: {reason}"),
+        }
+    }
+}
+
 /// Where worker events go.
 pub type WorkerLog = Arc<dyn Fn(WorkerEvent) + Send + Sync>;
 

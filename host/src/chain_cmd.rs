@@ -9,8 +9,12 @@ use pow_chain::flow::{self, Event, FlowConfig, FlowError};
 use pow_chain::network::{self, Endpoint};
 use pow_chain::rpc::RpcChain;
 use pow_chain::Chain;
+use pow_farm::{CoordinatorConfig, FarmCoordinator};
 use pow_host::device_miner::{DispatchMiner, MinerCalibration};
 use pow_host::dispatch_args::CalibrationArgs;
+use pow_host::farm_args::{farm_failure, FarmArgs};
+use pow_host::farm_miner::HostMiner;
+use pow_host::output::FarmEventLine;
 use pow_host::output::{ChainOutput, ErrorOutcome, Outcome};
 use pow_host::Failure;
 #[cfg(feature = "dev-chain")]
@@ -86,6 +90,9 @@ pub struct ChainArgs {
     /// Print the result as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// `--farm`, `--farm.only`, `--metrics-addr` and the farm's credentials.
+    #[command(flatten)]
+    pub farm: FarmArgs,
 }
 
 /// The keys a command signs and mines with.
@@ -281,10 +288,60 @@ pub fn log_event(e: Event) {
     }
 }
 
-/// Opens the selected devices and wraps them in a miner, which delivers its own solutions and
-/// calibrates the devices on its first job (with `calibration`, see
-/// [`CalibrationArgs::settings`]).
-pub fn open_miner(
+/// Opens the selected devices (unless `--farm.only`) and, with `--farm`, starts the farm's
+/// coordinator: one miner that delivers the solutions of both. The local devices calibrate on
+/// the first job (with `calibration`, see [`CalibrationArgs::settings`]). Runs inside the
+/// tokio runtime.
+pub async fn open_miner(
+    ctx: &Context,
+    args: &ChainArgs,
+    calibration: pow_dispatch::CalibrationSettings,
+) -> Result<HostMiner, Failure> {
+    let farm = args.farm.connect()?;
+    let local = if args.farm.farm_only {
+        None
+    } else {
+        Some(open_local_miner(ctx, args.batch, calibration)?)
+    };
+    match farm {
+        Some(farm) => start_farm(&args.farm, &farm, local, args.json).await,
+        None => Ok(HostMiner::new(local, None)),
+    }
+}
+
+/// Starts the farm's coordinator beside the `local` devices (metrics too, if asked).
+pub async fn start_farm(
+    args: &FarmArgs,
+    farm: &pow_farm::FarmConnect,
+    local: Option<DispatchMiner>,
+    json: bool,
+) -> Result<HostMiner, Failure> {
+    let metrics = args.serve_metrics()?;
+    let coordinator = FarmCoordinator::start(
+        farm,
+        CoordinatorConfig::default(),
+        Arc::new(move |e| FarmEventLine::coordinator(&e).print(json)),
+        metrics,
+        HostMiner::local_rate_cell(local.as_ref()),
+    )
+    .await
+    .map_err(farm_failure)?;
+    eprintln!(
+        "farm {} on {}: coordinator {}{}",
+        farm.name.as_str(),
+        farm.shown_url(),
+        coordinator.id(),
+        if local.is_none() {
+            " (mining on the workers only)"
+        } else {
+            ""
+        }
+    );
+    Ok(HostMiner::new(local, Some(coordinator)))
+}
+
+/// This machine's devices as a miner.
+pub fn open_local_miner(
     ctx: &Context,
     batch: Option<u64>,
     calibration: pow_dispatch::CalibrationSettings,

@@ -27,6 +27,7 @@ pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
     // Every failure from here on, bad input included, is one JSON object with --json.
     // Only the coldkey signs the faucet: the hotkey file is not read.
     let loaded = args.chain.calibration.settings().and_then(|calibration| {
+        args.chain.farm.connect()?;
         let ep = endpoint(&args.chain)?;
         context.network = Some(network_name(&ep));
         let keys = Keys::load(&args.chain, ep == Endpoint::Dev, false)?;
@@ -52,7 +53,7 @@ pub fn run(ctx: &Context, args: &FaucetArgs) -> Result<(), Failure> {
         info.faucet_available()
             .map_err(|e| Failure::runtime(e.to_string()))?;
         let signer = keys.coldkey()?;
-        let mut miner = open_miner(ctx, args.chain.batch, calibration)?;
+        let mut miner = open_miner(ctx, &args.chain, calibration).await?;
         let goal = Goal::Faucet {
             coldkey: keys.coldkey_public,
         };

@@ -61,6 +61,7 @@ fn setup(args: &RegisterArgs, context: &mut RegisterContext) -> Result<Setup, Fa
         None => None,
     };
     let calibration = args.chain.calibration.settings()?;
+    args.chain.farm.connect()?;
     let ep = endpoint(&args.chain)?;
     context.network = Some(network_name(&ep));
     let keys = Keys::load(&args.chain, ep == Endpoint::Dev, true)?;
@@ -161,7 +162,7 @@ async fn register(
             .clone()
             .ok_or_else(|| Failure::usage("the hotkey's secret is needed to sign register"))?,
     };
-    let mut miner = open_miner(ctx, args.chain.batch, calibration)?;
+    let mut miner = open_miner(ctx, &args.chain, calibration).await?;
     let goal = Goal::Register {
         netuid,
         scheme,

@@ -6,6 +6,7 @@ use pow_dispatch::WorkSpec;
 use pow_host::calibration::start;
 use pow_host::dispatch_args::DispatchArgs;
 use pow_host::dispatch_devices::open_dispatch_devices;
+use pow_host::farm_args::FarmArgs;
 use pow_host::keys::parse_public_key;
 use pow_host::output::SolveOutput;
 use pow_host::run_loop::run_to_solution;
@@ -77,6 +78,9 @@ pub struct SolveArgs {
     json: bool,
     #[command(flatten)]
     dispatch: Box<DispatchArgs>,
+    /// `--farm` (solve with a farm's workers too), `--farm.only`, `--metrics-addr`, ...
+    #[command(flatten)]
+    farm: Box<FarmArgs>,
 }
 
 const SAMPLE_BLOCK_HASH: &str =
@@ -161,6 +165,9 @@ fn work_from_args(args: &SolveArgs) -> Result<Work, Failure> {
 
 pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
     let work = work_from_args(args)?;
+    if let Some(farm) = args.farm.connect()? {
+        return run_on_farm(ctx, args, &work, &farm);
+    }
     let mut job = Job::from_work(&work);
     if args.nonce_order == NonceOrder::Sequential {
         job = job.with_mapping(NonceMapping::IDENTITY);
@@ -201,36 +208,104 @@ pub fn run(ctx: &Context, args: &SolveArgs) -> Result<(), Failure> {
     // trust boundary on this path: the job above is `Job::from_work(&work)`), so it is printed
     // as it is.
     let seconds = outcome.elapsed.as_secs_f64();
-    let rate = sol.attempts as f64 / seconds.max(1e-9);
-    let seal_hex = pow_seal::to_hex(&sol.hit.seal);
-    if args.json {
-        let out = SolveOutput {
-            challenge: work.challenge.kind_name().to_string(),
-            nonce: sol.hit.nonce,
-            seal: seal_hex,
-            seal_order: work.challenge.seal_order().as_str().to_string(),
-            difficulty: work.difficulty,
-            attempts: sol.attempts,
-            seconds,
-            hashes_per_second: rate,
-            device: sol.label,
-            nonce_start,
-            mix,
-            calibration: plan.source.as_str().to_string(),
-        };
-        println!("{}", serde_json::to_string(&out).expect("JSON"));
-    } else {
-        println!("challenge   {}", work.challenge.kind_name());
-        println!("difficulty  {}", work.difficulty);
-        println!("nonce       {}", sol.hit.nonce);
-        println!("seal        {seal_hex}");
-        println!(
-            "found by    {} after {} attempts in {:.3} s ({:.2} M/s)",
-            sol.label,
-            sol.attempts,
-            seconds,
-            rate / 1e6
-        );
-    }
+    let out = SolveOutput {
+        challenge: work.challenge.kind_name().to_string(),
+        nonce: sol.hit.nonce,
+        seal: pow_seal::to_hex(&sol.hit.seal),
+        seal_order: work.challenge.seal_order().as_str().to_string(),
+        difficulty: work.difficulty,
+        attempts: sol.attempts,
+        seconds,
+        hashes_per_second: sol.attempts as f64 / seconds.max(1e-9),
+        device: sol.label,
+        nonce_start,
+        mix,
+        calibration: plan.source.as_str().to_string(),
+    };
+    print_solution(&out, args.json);
     Ok(())
+}
+
+/// Prints a solution: one JSON object, or a few lines.
+fn print_solution(out: &SolveOutput, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(out).expect("JSON"));
+        return;
+    }
+    println!("challenge   {}", out.challenge);
+    println!("difficulty  {}", out.difficulty);
+    println!("nonce       {}", out.nonce);
+    println!("seal        {}", out.seal);
+    println!(
+        "found by    {} after {} attempts in {:.3} s ({:.2} M/s)",
+        out.device,
+        out.attempts,
+        out.seconds,
+        out.hashes_per_second / 1e6
+    );
+}
+
+/// `solve --farm`: this machine's devices (unless `--farm.only`) and the farm's workers on
+/// one job; a remote solution is verified by the coordinator and again here.
+fn run_on_farm(
+    ctx: &Context,
+    args: &SolveArgs,
+    work: &Work,
+    farm: &pow_farm::FarmConnect,
+) -> Result<(), Failure> {
+    use pow_chain::flow::{next_solution, Miner};
+    let rt = crate::chain_cmd::runtime()?;
+    let calibration = args.dispatch.calibration.settings()?;
+    rt.block_on(async {
+        let local = if args.farm.farm_only {
+            None
+        } else {
+            Some(crate::chain_cmd::open_local_miner(
+                ctx,
+                args.batch,
+                calibration,
+            )?)
+        };
+        let mut miner = crate::chain_cmd::start_farm(&args.farm, farm, local, args.json).await?;
+        let started = std::time::Instant::now();
+        miner.set_work(0, work);
+        loop {
+            let Some(s) = next_solution(&mut miner).await else {
+                return Err(Failure::runtime("every device failed; no solution"));
+            };
+            // The farm is a trust boundary: check the seal again before printing it.
+            if s.job_id != 0 || !work.verify_claim(s.nonce, &s.seal) {
+                eprintln!(
+                    "warning: dropped a solution that does not verify (from {})",
+                    s.device
+                );
+                continue;
+            }
+            let seconds = started
+                .elapsed()
+                .saturating_sub(miner.calibration_time())
+                .as_secs_f64();
+            let attempts = miner.attempts();
+            miner.stop();
+            let out = SolveOutput {
+                challenge: work.challenge.kind_name().to_string(),
+                nonce: s.nonce,
+                seal: pow_seal::to_hex(&s.seal),
+                seal_order: work.challenge.seal_order().as_str().to_string(),
+                difficulty: work.difficulty,
+                attempts,
+                seconds,
+                hashes_per_second: attempts as f64 / seconds.max(1e-9),
+                device: s.device,
+                nonce_start: 0,
+                mix: Vec::new(),
+                calibration: "farm".into(),
+            };
+            print_solution(&out, args.json);
+            // Let the "no job" announcement reach the workers.
+            drop(miner);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            return Ok(());
+        }
+    })
 }

@@ -129,16 +129,28 @@ impl DispatchMiner {
     }
 }
 
-impl Miner for DispatchMiner {
-    fn set_work(&mut self, job_id: u64, work: &Work) {
+impl DispatchMiner {
+    /// Like [`Miner::set_work`], starting at index `start` (default: a random nonce).
+    pub fn set_work_from(&mut self, job_id: u64, work: &Work, start: Option<u64>) {
         let job = Job::from_work(work);
         self.calibrate_once(&job);
-        let start = job.mapping.index(rand::random());
+        let start = start.unwrap_or_else(|| job.mapping.index(rand::random()));
         self.dispatcher.set_work(
             WorkSpec::new(job_id, job)
                 .start_index(start)
                 .difficulty(work.difficulty),
         );
+    }
+
+    /// The cell holding the latest averaged rate (f64 bits; 0 before the first figure).
+    pub fn rate_handle(&self) -> Arc<AtomicU64> {
+        self.rate.clone()
+    }
+}
+
+impl Miner for DispatchMiner {
+    fn set_work(&mut self, job_id: u64, work: &Work) {
+        self.set_work_from(job_id, work, None);
     }
 
     fn stop(&mut self) {

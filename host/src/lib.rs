@@ -10,6 +10,8 @@ pub mod device_miner;
 pub mod dispatch_args;
 pub mod dispatch_devices;
 pub mod elf;
+pub mod farm_args;
+pub mod farm_miner;
 pub mod keys;
 pub mod output;
 pub mod plugins;

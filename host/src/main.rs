@@ -3,10 +3,12 @@
 mod chain_cmd;
 mod cmd_backends;
 mod cmd_bench;
+mod cmd_farm;
 mod cmd_faucet;
 mod cmd_register;
 mod cmd_soak;
 mod cmd_solve;
+mod cmd_worker;
 
 use clap::{Args, Parser, Subcommand};
 use pow_host::plugins::{load_all_with, plugin_dirs, LoadPolicy, LoadReport};
@@ -73,6 +75,10 @@ enum Command {
     Register(cmd_register::RegisterArgs),
     /// Draw test TAO from the faucet (test and dev runtimes).
     Faucet(cmd_faucet::FaucetArgs),
+    /// Mine for a farm's coordinator: a keyless worker on NATS (`--farm nats://HOST:PORT`).
+    Worker(cmd_worker::WorkerArgs),
+    /// Look at a farm: `pow-host farm status --farm nats://HOST:PORT`.
+    Farm(cmd_farm::FarmCmdArgs),
 }
 
 /// What every command gets: the loaded plugins and the user's selection.
@@ -154,6 +160,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Some(Command::Soak(args)) => cmd_soak::run(&ctx, &args),
         Some(Command::Register(args)) => cmd_register::run(&ctx, &args),
         Some(Command::Faucet(args)) => cmd_faucet::run(&ctx, &args),
+        Some(Command::Worker(args)) => cmd_worker::run(&ctx, &args),
+        Some(Command::Farm(args)) => cmd_farm::run(&args),
         None => cmd_register::run(&ctx, &cli.default_register),
     }
 }
@@ -161,7 +169,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
 /// Whether the command line asks `register` or `faucet` (or the default register) for JSON:
 /// their usage errors, even those found while parsing, are then one JSON object on stdout.
 fn chain_json_requested(args: &[std::ffi::OsString]) -> bool {
-    const COMMANDS: [&str; 6] = ["backends", "solve", "bench", "soak", "register", "faucet"];
+    const COMMANDS: [&str; 8] = [
+        "backends", "solve", "bench", "soak", "register", "faucet", "worker", "farm",
+    ];
     let mut words = args.iter().skip(1).filter_map(|a| a.to_str());
     let command = words.clone().find(|a| COMMANDS.contains(a));
     words.any(|a| a == "--json") && command.is_none_or(|c| c == "register" || c == "faucet")

@@ -533,3 +533,58 @@ mod tests {
         );
     }
 }
+
+// --json farm lines on stderr (register, faucet, solve with --farm; worker)
+
+/// `{"event":"<kind>",...}`: one farm event of a coordinator or a worker (for example
+/// `worker_joined`, `worker_quarantined`, `lease`, `hit`); `farm` lines carry the whole
+/// [`pow_farm::FarmStatus`] under `status`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FarmEventLine {
+    /// The kind of event.
+    pub event: &'static str,
+    /// `coordinator` or `worker`.
+    pub role: &'static str,
+    /// The worker it is about, if any.
+    pub worker: Option<String>,
+    /// The event in words.
+    pub message: String,
+    /// The farm (on `farm` lines).
+    pub status: Option<pow_farm::FarmStatus>,
+}
+
+impl FarmEventLine {
+    /// The line of a coordinator's event.
+    pub fn coordinator(e: &pow_farm::FarmEvent) -> FarmEventLine {
+        FarmEventLine {
+            event: e.kind(),
+            role: "coordinator",
+            worker: e.worker().map(str::to_string),
+            message: e.to_string(),
+            status: match e {
+                pow_farm::FarmEvent::Status(s) => Some((**s).clone()),
+                _ => None,
+            },
+        }
+    }
+
+    /// The line of a worker's event.
+    pub fn worker(id: &str, e: &pow_farm::WorkerEvent) -> FarmEventLine {
+        FarmEventLine {
+            event: e.kind(),
+            role: "worker",
+            worker: Some(id.to_string()),
+            message: e.to_string(),
+            status: None,
+        }
+    }
+
+    /// Prints it on stderr: one JSON line, or `farm: <message>`.
+    pub fn print(&self, json: bool) {
+        if json {
+            eprintln!("{}", serde_json::to_string(self).expect("JSON"));
+        } else {
+            eprintln!("farm: {}", self.message);
+        }
+    }
+}
