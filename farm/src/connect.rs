@@ -11,6 +11,15 @@ use std::time::Duration;
 /// How long the first connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A connection to a farm: the client and the farm's subjects.
+#[derive(Clone, Debug)]
+pub struct FarmLink {
+    /// The NATS client (it reconnects by itself).
+    pub client: async_nats::Client,
+    /// The farm's subjects.
+    pub subjects: Subjects,
+}
+
 /// Where and how to reach a farm.
 #[derive(Clone, Debug)]
 pub struct FarmConnect {
@@ -63,6 +72,24 @@ impl FarmConnect {
     /// Connects (within [`CONNECT_TIMEOUT`]); once connected the client reconnects by itself
     /// for as long as it lives. `client_name` shows in the server's monitoring.
     pub async fn connect(&self, client_name: &str) -> Result<async_nats::Client, FarmError> {
+        self.connect_watched(client_name, None).await
+    }
+
+    /// Connects (see [`FarmConnect::connect`]) and pairs the client with the subjects.
+    pub async fn link(&self, client_name: &str) -> Result<FarmLink, FarmError> {
+        Ok(FarmLink {
+            client: self.connect(client_name).await?,
+            subjects: self.subjects(),
+        })
+    }
+
+    /// Like [`FarmConnect::connect`]; the connection's events (disconnected, connected
+    /// again, ...) go to `events`.
+    pub async fn connect_watched(
+        &self,
+        client_name: &str,
+        events: Option<tokio::sync::mpsc::UnboundedSender<async_nats::Event>>,
+    ) -> Result<async_nats::Client, FarmError> {
         let addr = self.server()?;
         let mut options = ConnectOptions::new()
             .name(client_name)
@@ -99,6 +126,14 @@ impl FarmConnect {
                 });
             }
             options = options.add_root_certificates(ca.clone()).require_tls(true);
+        }
+        if let Some(tx) = events {
+            options = options.event_callback(move |e| {
+                let tx = tx.clone();
+                async move {
+                    let _ = tx.send(e);
+                }
+            });
         }
         let url = self.shown_url();
         async_nats::connect_with_options(addr, options)

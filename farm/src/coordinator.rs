@@ -8,7 +8,6 @@ use crate::error::FarmError;
 use crate::farm_state::{CoordinatorConfig, FarmEvent, FarmState, VerifiedHit};
 use crate::metrics::Metrics;
 use crate::protocol::{encode, AnnouncedJob, Announcement, FarmStatus, WireJob, FORMAT_VERSION};
-use async_nats::connection::State;
 use futures::StreamExt;
 use pow_backend_api::Job;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,8 +54,9 @@ impl FarmCoordinator {
         local_rate: Arc<AtomicU64>,
     ) -> Result<FarmCoordinator, FarmError> {
         let id = format!("c-{:016x}", rand::random::<u64>());
+        let (etx, erx) = mpsc::unbounded_channel();
         let client = connect
-            .connect(&format!("pow-host coordinator {id}"))
+            .connect_watched(&format!("pow-host coordinator {id}"), Some(etx))
             .await?;
         let subjects = connect.subjects();
         let nats = |e: async_nats::SubscribeError| FarmError::Nats(e.to_string());
@@ -88,7 +88,7 @@ impl FarmCoordinator {
             log,
             metrics,
             last_announce: None,
-            connected: true,
+            connection: erx,
             local_rate,
         };
         tokio::spawn(task.run(leases, hits, beats, asks));
@@ -151,7 +151,7 @@ struct Task {
     log: FarmLog,
     metrics: Option<Metrics>,
     last_announce: Option<Instant>,
-    connected: bool,
+    connection: mpsc::UnboundedReceiver<async_nats::Event>,
     local_rate: Arc<AtomicU64>,
 }
 
@@ -189,6 +189,17 @@ impl Task {
                         return;
                     }
                 },
+                Some(e) = self.connection.recv() => match e {
+                    async_nats::Event::Disconnected => (self.log)(FarmEvent::Disconnected),
+                    async_nats::Event::Connected => {
+                        (self.log)(FarmEvent::Reconnected);
+                        let block = self.state.current().and_then(|c| blocks.get(&c.0).copied().flatten());
+                        if self.state.current().is_some() {
+                            self.announce(block).await;
+                        }
+                    }
+                    _ => {}
+                },
                 Some(m) = leases.next() => {
                     self.state.messages_in += 1;
                     let reply = self.state.on_lease(&m.payload, Instant::now());
@@ -221,7 +232,6 @@ impl Task {
                     for e in self.state.expire(now) {
                         (self.log)(e);
                     }
-                    self.watch_connection().await;
                     let due = self
                         .last_announce
                         .is_none_or(|t| now.duration_since(t) >= self.state.config().announce_every);
@@ -278,20 +288,6 @@ impl Task {
         if let Some(to) = to {
             self.state.messages_out += 1;
             let _ = self.client.publish(to, payload.into()).await;
-        }
-    }
-
-    /// Reports losing and regaining the server; on regaining it, announces again at once.
-    async fn watch_connection(&mut self) {
-        let up = self.client.connection_state() == State::Connected;
-        if up != self.connected {
-            self.connected = up;
-            if up {
-                (self.log)(FarmEvent::Reconnected);
-                self.last_announce = None;
-            } else {
-                (self.log)(FarmEvent::Disconnected);
-            }
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod worker;
 
-pub use connect::FarmConnect;
+pub use connect::{FarmConnect, FarmLink};
 pub use coordinator::{FarmCoordinator, FarmLog};
 pub use error::FarmError;
 pub use farm_state::{CoordinatorConfig, FarmEvent, VerifiedHit};

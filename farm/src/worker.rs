@@ -3,7 +3,9 @@
 //! the current one runs out, sends back hits (until acknowledged) and a heartbeat with its
 //! devices' rates. It holds no key, wallet or password: a job is public data.
 
+#[cfg(doc)]
 use crate::connect::FarmConnect;
+use crate::connect::FarmLink;
 use crate::error::FarmError;
 use crate::metrics::Metrics;
 use crate::protocol::{
@@ -160,10 +162,11 @@ struct Following {
     lease_asked: bool,
 }
 
-/// Runs a worker on `work` (a dispatcher's handle whose events arrive on `events`) until
-/// `shutdown` completes, the dispatcher has no device left, or the farm refuses it.
+/// Runs a worker over `link` (see [`FarmConnect::link`]) on `work` (a dispatcher's handle
+/// whose events arrive on `events`) until `shutdown` completes, the dispatcher has no device
+/// left, or the farm refuses it.
 pub async fn run_worker(
-    connect: &FarmConnect,
+    link: FarmLink,
     cfg: WorkerConfig,
     work: WorkHandle,
     mut events: mpsc::UnboundedReceiver<Event>,
@@ -171,10 +174,7 @@ pub async fn run_worker(
     metrics: Option<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), FarmError> {
-    let client = connect
-        .connect(&format!("pow-host worker {}", cfg.id))
-        .await?;
-    let subjects = connect.subjects();
+    let FarmLink { client, subjects } = link;
     let mut jobs = client
         .subscribe(subjects.job.clone())
         .await

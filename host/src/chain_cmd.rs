@@ -298,25 +298,28 @@ pub async fn open_miner(
     calibration: pow_dispatch::CalibrationSettings,
 ) -> Result<HostMiner, Failure> {
     let farm = args.farm.connect()?;
+    let metrics = match farm {
+        Some(_) => args.farm.serve_metrics()?,
+        None => None,
+    };
     let local = if args.farm.farm_only {
         None
     } else {
         Some(open_local_miner(ctx, args.batch, calibration)?)
     };
     match farm {
-        Some(farm) => start_farm(&args.farm, &farm, local, args.json).await,
+        Some(farm) => start_farm(&farm, local, metrics, args.json).await,
         None => Ok(HostMiner::new(local, None)),
     }
 }
 
-/// Starts the farm's coordinator beside the `local` devices (metrics too, if asked).
+/// Starts the farm's coordinator beside the `local` devices, feeding `metrics` if given.
 pub async fn start_farm(
-    args: &FarmArgs,
     farm: &pow_farm::FarmConnect,
     local: Option<DispatchMiner>,
+    metrics: Option<pow_farm::Metrics>,
     json: bool,
 ) -> Result<HostMiner, Failure> {
-    let metrics = args.serve_metrics()?;
     let coordinator = FarmCoordinator::start(
         farm,
         CoordinatorConfig::default(),

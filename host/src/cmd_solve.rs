@@ -257,6 +257,7 @@ fn run_on_farm(
     let rt = crate::chain_cmd::runtime()?;
     let calibration = args.dispatch.calibration.settings()?;
     rt.block_on(async {
+        let metrics = args.farm.serve_metrics()?;
         let local = if args.farm.farm_only {
             None
         } else {
@@ -266,7 +267,7 @@ fn run_on_farm(
                 calibration,
             )?)
         };
-        let mut miner = crate::chain_cmd::start_farm(&args.farm, farm, local, args.json).await?;
+        let mut miner = crate::chain_cmd::start_farm(farm, local, metrics, args.json).await?;
         let started = std::time::Instant::now();
         miner.set_work(0, work);
         loop {

@@ -70,6 +70,14 @@ pub fn run(ctx: &Context, args: &WorkerArgs) -> Result<(), Failure> {
         return Err(Failure::usage("--lease-seconds must be in (0, 3600]"));
     }
     let settings = args.calibration.settings()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
+    // Reach the farm first: a wrong URL or password fails before any device is opened.
+    let link = rt
+        .block_on(farm.link(&format!("pow-host worker {id}")))
+        .map_err(farm_failure)?;
     let (devices, warnings) = open_dispatch_devices(&ctx.selection, &ctx.report.plugins)?;
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -77,10 +85,6 @@ pub fn run(ctx: &Context, args: &WorkerArgs) -> Result<(), Failure> {
     if devices.is_empty() {
         return Err(Failure::usage("no devices to mine on"));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Failure::runtime(format!("cannot start the async runtime: {e}")))?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let config = Config {
         fixed_batch: args.batch.map(|b| b.max(1)),
@@ -123,7 +127,7 @@ pub fn run(ctx: &Context, args: &WorkerArgs) -> Result<(), Failure> {
             let _ = tokio::signal::ctrl_c().await;
         };
         run_worker(
-            &farm,
+            link,
             cfg,
             dispatcher.handle(),
             rx,

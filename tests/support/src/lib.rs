@@ -6,12 +6,14 @@
 //!   backend ([`example_library`]);
 //! * [`vectors`]: the reference vectors of `tests/data/vectors` as typed cases (one loader);
 //! * [`run`]: running the built `pow-host`;
+//! * [`nats`]: a real `nats-server` on a free loopback port;
 //! * [`scratch_dir`]: named scratch folders under the build folder.
 //!
 //! Use it as a dev-dependency (`pow-test-support = { path = "../tests/support" }`). It does not
 //! depend on `pow-host`, so the host's own tests can use it too.
 
 pub mod artifacts;
+pub mod nats;
 pub mod run;
 pub mod vectors;
 
@@ -20,6 +22,7 @@ pub use artifacts::{
     shared_lib_name, synthetic_library, target_dir, workspace_backend_files, workspace_library,
     PLUGIN_PATH_ENV, POW_HOST, SYNTHETIC_LIB, WORKSPACE_BACKEND_PREFIX,
 };
+pub use nats::NatsServer;
 pub use run::{pow_host_bin, run_pow_host, run_pow_host_with_plugins, stdout_of};
 pub use vectors::{seal_cases, solve_cases, SealCase, SolveCase};
 
