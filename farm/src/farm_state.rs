@@ -229,7 +229,10 @@ struct Current {
     book: LeaseBook,
     announced_at: Instant,
     leased_once: HashSet<String>,
+    /// Workers active when the job was announced: their first leases time the switch.
+    switching: HashSet<String>,
     accepted: HashSet<u64>,
+    all_switched_ms: Option<f64>,
 }
 
 /// One worker.
@@ -238,6 +241,8 @@ struct Worker {
     devices: Vec<DeviceRate>,
     rate: f64,
     job_attempts: u64,
+    attempts_total: u64,
+    uptime_seconds: f64,
     last_seen: Instant,
     state: WorkerState,
     reason: Option<String>,
@@ -305,6 +310,12 @@ impl FarmState {
         base: u64,
         now: Instant,
     ) {
+        let switching = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.state == WorkerState::Active && w.heartbeats > 0)
+            .map(|(id, _)| id.clone())
+            .collect();
         self.current = Some(Current {
             job_id,
             job,
@@ -312,7 +323,9 @@ impl FarmState {
             book: LeaseBook::new(job_id, base),
             announced_at: now,
             leased_once: HashSet::new(),
+            switching,
             accepted: HashSet::new(),
+            all_switched_ms: None,
         });
     }
 
@@ -346,6 +359,8 @@ impl FarmState {
                 devices: Vec::new(),
                 rate: 0.0,
                 job_attempts: 0,
+                attempts_total: 0,
+                uptime_seconds: 0.0,
                 last_seen: now,
                 state: WorkerState::Active,
                 reason: None,
@@ -402,12 +417,16 @@ impl FarmState {
                 reason: "the job's index space is used up".into(),
             };
         };
-        if cur.leased_once.insert(req.worker.clone()) {
+        if cur.leased_once.insert(req.worker.clone()) && cur.switching.contains(&req.worker) {
             let ms = now.duration_since(cur.announced_at).as_secs_f64() * 1e3;
             if self.switch_ms.len() == SWITCH_SAMPLES {
                 self.switch_ms.pop_front();
             }
             self.switch_ms.push_back(ms);
+            let everyone = cur.switching.iter().all(|id| cur.leased_once.contains(id));
+            if everyone && cur.all_switched_ms.is_none() {
+                cur.all_switched_ms = Some(ms);
+            }
         }
         LeaseReply::Granted {
             job_id: lease.job_id,
@@ -544,6 +563,8 @@ impl FarmState {
         w.host = hb.host;
         w.devices = hb.devices;
         w.rate = hb.rate;
+        w.attempts_total = hb.attempts_total;
+        w.uptime_seconds = hb.uptime_seconds;
         w.job_attempts =
             if hb.coordinator.as_deref() == Some(my_id.as_str()) && hb.job_id == current {
                 hb.job_attempts
@@ -627,6 +648,8 @@ impl FarmState {
                     .as_ref()
                     .map_or(0, |c| c.book.held_by(id).len() as u64),
                 job_attempts: w.job_attempts,
+                attempts_total: w.attempts_total,
+                uptime_seconds: w.uptime_seconds,
                 last_seen_seconds: now.duration_since(w.last_seen).as_secs_f64(),
             })
             .collect();
@@ -653,6 +676,7 @@ impl FarmState {
             hits_dropped: self.hits[3],
             switch_ms_p50: p50,
             switch_ms_p99: p99,
+            all_switched_ms: self.current.as_ref().and_then(|c| c.all_switched_ms),
             messages_in_per_second: rin,
             messages_out_per_second: rout,
         }
@@ -836,6 +860,7 @@ mod tests {
             rate: 5.0,
             job_attempts: 0,
             attempts_total: 0,
+            uptime_seconds: 1.0,
         });
         assert!(matches!(
             s.on_heartbeat(&hb, now),

@@ -268,6 +268,8 @@ mod tests {
                 rate: 1.5e6,
                 leases: 3,
                 job_attempts: 10,
+                attempts_total: 10,
+                uptime_seconds: 1.0,
                 last_seen_seconds: 0.1,
             }],
             ..FarmStatus::default()

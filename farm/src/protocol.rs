@@ -277,6 +277,10 @@ pub struct Heartbeat {
     pub job_attempts: u64,
     /// Attempts since it started.
     pub attempts_total: u64,
+    /// Seconds since it started, when this heartbeat was made (so that rates can be taken
+    /// between two heartbeats of one worker).
+    #[serde(default)]
+    pub uptime_seconds: f64,
 }
 
 /// One device of a worker.
@@ -331,6 +335,9 @@ pub struct FarmStatus {
     pub switch_ms_p50: Option<f64>,
     /// The same, 99th percentile.
     pub switch_ms_p99: Option<f64>,
+    /// For the current job: milliseconds from its announcement until the last active worker
+    /// took its first lease of it (`None` until all have).
+    pub all_switched_ms: Option<f64>,
     /// Messages received per second, over the last interval.
     pub messages_in_per_second: f64,
     /// Messages sent per second, over the last interval.
@@ -356,6 +363,10 @@ pub struct WorkerStatus {
     pub leases: u64,
     /// Attempts on the current job it reported.
     pub job_attempts: u64,
+    /// Attempts since it started, as it reported.
+    pub attempts_total: u64,
+    /// Its uptime when it reported `attempts_total`, seconds.
+    pub uptime_seconds: f64,
     /// Seconds since its last heartbeat.
     pub last_seen_seconds: f64,
 }

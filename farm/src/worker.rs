@@ -186,7 +186,8 @@ pub async fn run_worker(
     let mut rate = cfg.initial_rate;
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_beat = Instant::now() - cfg.heartbeat;
+    let started = Instant::now();
+    let mut last_beat = started - cfg.heartbeat;
     tokio::pin!(shutdown);
 
     // Asks for a lease in the background; the reply comes back on `lease_tx`.
@@ -382,6 +383,7 @@ pub async fn run_worker(
                         rate: if following.is_some() { stats.hash_rate } else { 0.0 },
                         job_attempts: stats.attempts,
                         attempts_total: stats.attempts_total,
+                        uptime_seconds: started.elapsed().as_secs_f64(),
                     };
                     if let Some(m) = &metrics {
                         m.observe_worker(&beat);
