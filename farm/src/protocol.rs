@@ -421,6 +421,76 @@ mod tests {
     }
 
     #[test]
+    fn messages_stay_small() {
+        // The sizes docs/farm.md quotes (v1 job; `cargo test -p pow-farm messages -- --nocapture`).
+        let c = Challenge::v1(3, [1; 32], [2; 32], [3; 32]).unwrap();
+        let job = Job::from_work(&Work::new(c, u64::MAX));
+        let announcement = encode(&Announcement {
+            version: FORMAT_VERSION,
+            coordinator: "c-0123456789abcdef".into(),
+            job: Some(AnnouncedJob {
+                job_id: u64::MAX,
+                job: WireJob::of(&job),
+                difficulty: Some(u64::MAX),
+                block_number: Some(u64::MAX),
+            }),
+        });
+        let lease = encode(&LeaseRequest {
+            version: FORMAT_VERSION,
+            worker: "gpu-box-17-123456".into(),
+            coordinator: "c-0123456789abcdef".into(),
+            job_id: u64::MAX,
+            want: u64::MAX,
+        });
+        let granted = encode(&LeaseReply::Granted {
+            job_id: u64::MAX,
+            start: u64::MAX,
+            len: u64::MAX,
+        });
+        let hit = encode(&HitReport {
+            version: FORMAT_VERSION,
+            worker: "gpu-box-17-123456".into(),
+            coordinator: "c-0123456789abcdef".into(),
+            job_id: u64::MAX,
+            index: u64::MAX,
+            nonce: u64::MAX,
+            seal: pow_seal::to_hex(&[0xab; 32]),
+            device: "cuda:7".into(),
+        });
+        let device = DeviceRate {
+            label: "cuda:0".into(),
+            name: "cuda:0".into(),
+            rate: 3.123456789e9,
+        };
+        let heartbeat = |devices: usize| {
+            encode(&Heartbeat {
+                version: FORMAT_VERSION,
+                worker: "gpu-box-17-123456".into(),
+                host: "gpu-box-17".into(),
+                coordinator: Some("c-0123456789abcdef".into()),
+                job_id: Some(u64::MAX),
+                devices: vec![device.clone(); devices],
+                rate: 2.5e10,
+                job_attempts: u64::MAX,
+                attempts_total: u64::MAX,
+                uptime_seconds: 123456.789,
+            })
+            .len()
+        };
+        println!(
+            "announcement {} B, lease request {} B, lease reply {} B, hit {} B, heartbeat {} B + {} B per device",
+            announcement.len(),
+            lease.len(),
+            granted.len(),
+            hit.len(),
+            heartbeat(0),
+            heartbeat(1) - heartbeat(0)
+        );
+        assert!(announcement.len() < 1024);
+        assert!(heartbeat(8) < 1024);
+    }
+
+    #[test]
     fn another_version_is_named_not_malformed() {
         let text = br#"{"version": 7, "coordinator": "c", "job": null}"#;
         assert_eq!(
