@@ -177,6 +177,24 @@ fn chain_json_requested(args: &[std::ffi::OsString]) -> bool {
     words.any(|a| a == "--json") && command.is_none_or(|c| c == "register" || c == "faucet")
 }
 
+/// Whether the command line asks `worker` or `farm` for JSON: their errors are then one JSON
+/// object on stdout too (the same error object as `register`'s).
+fn farm_json_requested(args: &[std::ffi::OsString]) -> bool {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    words.contains(&"--json") && words.iter().any(|w| *w == "worker" || *w == "farm")
+}
+
+/// Prints `f` as the error object on stdout (and its line on stderr) and exits with its code.
+fn json_failure_exit(f: &pow_host::Failure) -> ! {
+    let outcome = pow_host::output::ErrorOutcome::Error {
+        error: f.message.clone(),
+        exit_code: f.code,
+    };
+    println!("{}", serde_json::to_string(&outcome).expect("JSON"));
+    eprintln!("error: {}", f.message);
+    std::process::exit(f.code);
+}
+
 /// Exits with a usage error found before a command runs: `error: ...` on stderr and, when
 /// `register` or `faucet` was asked for JSON, the same error object they print.
 fn usage_exit(json: bool, message: &str, clap_error: Option<clap::Error>) -> ! {
@@ -201,7 +219,8 @@ fn usage_exit(json: bool, message: &str, clap_error: Option<clap::Error>) -> ! {
 fn main() {
     // Arguments that are not UTF-8 are clap's to refuse: read them as they are.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let json = chain_json_requested(&args);
+    let farm_json = farm_json_requested(&args);
+    let json = chain_json_requested(&args) || farm_json;
     let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() && e.exit_code() == 2 => {
@@ -226,6 +245,9 @@ fn main() {
         );
     }
     if let Err(f) = run(cli) {
+        if farm_json {
+            json_failure_exit(&f);
+        }
         eprintln!("error: {}", f.message);
         std::process::exit(f.code);
     }

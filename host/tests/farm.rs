@@ -37,6 +37,18 @@ struct Worker {
 
 impl Worker {
     fn start(plugins: &Path, url: &str, farm: &str, id: &str, extra: &[&str]) -> Worker {
+        Worker::start_with(plugins, url, farm, id, extra, &[])
+    }
+
+    /// `extra` goes before the command (backend options), `own` after it.
+    fn start_with(
+        plugins: &Path,
+        url: &str,
+        farm: &str,
+        id: &str,
+        extra: &[&str],
+        own: &[&str],
+    ) -> Worker {
         let log = std::env::temp_dir().join(format!(
             "pow-farm-test-{}-{id}-{}.log",
             std::process::id(),
@@ -57,6 +69,7 @@ impl Worker {
                 id,
             ])
             .args(["--calibrate-seconds", "0", "-v"])
+            .args(own)
             .env("HOME", std::env::temp_dir())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -613,6 +626,41 @@ fn bad_farm_input_gets_one_clear_line() {
         "not a NATS URL",
     );
     one_line_error(&run(&["worker"]), 2, "worker needs --farm");
+    one_line_error(
+        &run(&[
+            "worker",
+            "--farm",
+            "nats://127.0.0.1:1",
+            "--farm.creds",
+            "/no/such.creds",
+        ]),
+        2,
+        "--farm.creds /no/such.creds",
+    );
+    one_line_error(
+        &run(&[
+            "worker",
+            "--farm",
+            "nats://127.0.0.1:1",
+            "--farm.tls-ca",
+            "/no/such.pem",
+        ]),
+        2,
+        "--farm.tls-ca /no/such.pem",
+    );
+    // With --json the error is also one JSON object on stdout.
+    let out = run(&["worker", "--farm", "http://127.0.0.1:4222", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (j["status"].as_str(), j["exit_code"].as_i64()),
+        (Some("error"), Some(2)),
+        "{j}"
+    );
+    assert!(
+        j["error"].as_str().unwrap().contains("not a NATS URL"),
+        "{j}"
+    );
     let free = pow_test_support::nats::free_port();
     let unreachable = format!("nats://127.0.0.1:{free}");
     one_line_error(
@@ -780,10 +828,7 @@ fn metrics_and_farm_status_show_workers_and_devices() {
         farm.status().farm_rate > 0.0
     });
     std::thread::sleep(Duration::from_millis(700));
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
-    let mut page = String::new();
-    stream.read_to_string(&mut page).unwrap();
+    let page = http_get(&addr.to_string());
     assert!(page.starts_with("HTTP/1.1 200 OK"), "{page}");
     for needle in [
         "pow_farm_rate ",
@@ -833,6 +878,15 @@ fn metrics_and_farm_status_show_workers_and_devices() {
         text.contains("w1") && text.contains("synthetic:1"),
         "{text}"
     );
+}
+
+/// The reply to `GET /metrics` at `addr`, headers included.
+fn http_get(addr: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).unwrap();
+    page
 }
 
 #[test]
@@ -886,10 +940,12 @@ fn local_mining_goes_on_through_a_nats_outage_longer_than_a_block() {
     let Some(mut nats) = NatsServer::start() else {
         return;
     };
+    // Difficulty 10^8 on one thread: seconds of mining (new blocks every 300 ms), so the
+    // server is gone long before a proof is found.
     let mut child = Command::new(bin())
         .args(["--backends", "cpu", "--threads", "1"])
         .args(["register", "--netuid", "1", "--subtensor.network", "dev"])
-        .args(["--dev-block-time-ms", "300", "--dev-difficulty", "3000000"])
+        .args(["--dev-block-time-ms", "300", "--dev-difficulty", "100000000"])
         .args(["--timeout", "120", "--json", "--calibrate-seconds", "0"])
         .args(["--farm", &nats.url(), "--farm.name", "outage"])
         .env("HOME", std::env::temp_dir())
