@@ -750,6 +750,9 @@ mod tests {
             s.on_lease(&lease_req("w", "c", 1), now),
             LeaseReply::Stale { current: None }
         );
+        for w in ["w1", "w2"] {
+            s.on_heartbeat(&heartbeat(w), now);
+        }
         s.set_job(1, job(10), Some(10), 500, now);
         let a = s.on_lease(&lease_req("w1", "c", 1), now);
         let b = s.on_lease(&lease_req("w2", "c", 1), now);
@@ -775,6 +778,23 @@ mod tests {
         let st = s.status(now);
         assert_eq!((st.leases, st.leased_indexes), (2, 8192));
         assert!(st.switch_ms_p99.is_some());
+        // Both workers that were active at the announcement have switched.
+        assert!(st.all_switched_ms.is_some());
+    }
+
+    fn heartbeat(worker: &str) -> Vec<u8> {
+        encode(&Heartbeat {
+            version: FORMAT_VERSION,
+            worker: worker.into(),
+            host: "h".into(),
+            coordinator: None,
+            job_id: None,
+            devices: vec![],
+            rate: 5.0,
+            job_attempts: 0,
+            attempts_total: 0,
+            uptime_seconds: 1.0,
+        })
     }
 
     #[test]
@@ -850,18 +870,7 @@ mod tests {
     #[test]
     fn silent_workers_are_dropped_and_come_back() {
         let (mut s, now) = state();
-        let hb = encode(&Heartbeat {
-            version: FORMAT_VERSION,
-            worker: "w".into(),
-            host: "h".into(),
-            coordinator: None,
-            job_id: None,
-            devices: vec![],
-            rate: 5.0,
-            job_attempts: 0,
-            attempts_total: 0,
-            uptime_seconds: 1.0,
-        });
+        let hb = heartbeat("w");
         assert!(matches!(
             s.on_heartbeat(&hb, now),
             Some(FarmEvent::WorkerJoined { .. })

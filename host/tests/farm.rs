@@ -155,6 +155,24 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// What most farm tests start with: a NATS server, the synthetic plugin, a runtime.
+struct Setup {
+    nats: NatsServer,
+    plugins: tempfile::TempDir,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Setup {
+    /// `None` (the test skips) when `nats-server` is not installed.
+    fn start() -> Option<Setup> {
+        Some(Setup {
+            nats: NatsServer::start()?,
+            plugins: synthetic_dir(),
+            rt: runtime(),
+        })
+    }
+}
+
 /// One searched range from a synthetic device's record file.
 #[derive(Clone, Debug)]
 struct Searched {
@@ -187,12 +205,10 @@ fn searched_by_job(dirs: &[(String, PathBuf)]) -> HashMap<String, Vec<Searched>>
 
 #[test]
 fn workers_search_disjoint_leases_through_kills_late_joins_and_switches() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(Setup { nats, plugins, rt }) = Setup::start() else {
         return;
     };
-    let plugins = synthetic_dir();
     let records = tempfile::tempdir().unwrap();
-    let rt = runtime();
     let c = start_coordinator(&rt, &nats.url(), "disjoint");
     let record_dir = |i: usize| {
         let d = records.path().join(format!("w{i}"));
@@ -324,11 +340,9 @@ fn fixture_secrets() -> Vec<String> {
 
 #[test]
 fn register_on_the_dev_chain_with_two_workers_and_no_secret_on_the_bus() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(Setup { nats, plugins, rt }) = Setup::start() else {
         return;
     };
-    let plugins = synthetic_dir();
-    let rt = runtime();
     // A spy on every subject, replies included.
     let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
     let spy_ready = Arc::new(AtomicBool::new(false));
@@ -793,11 +807,9 @@ fn a_publish_restricted_worker_solves_with_the_minimal_config_and_metrics_show_i
 
 #[test]
 fn metrics_and_farm_status_show_workers_and_devices() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(Setup { nats, plugins, rt }) = Setup::start() else {
         return;
     };
-    let plugins = synthetic_dir();
-    let rt = runtime();
     let metrics = Metrics::new();
     let addr = rt.block_on(async { metrics.serve("127.0.0.1:0") }).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
@@ -891,11 +903,9 @@ fn http_get(addr: &str) -> String {
 
 #[test]
 fn a_worker_of_another_job_format_is_refused_naming_both_versions() {
-    let Some(nats) = NatsServer::start() else {
+    let Some(Setup { nats, plugins, rt }) = Setup::start() else {
         return;
     };
-    let plugins = synthetic_dir();
-    let rt = runtime();
     let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
     let mut w = Worker::start(plugins.path(), &nats.url(), "versions", "w1", &[]);
     wait_until(Duration::from_secs(20), "the worker joined", || {
@@ -945,7 +955,12 @@ fn local_mining_goes_on_through_a_nats_outage_longer_than_a_block() {
     let mut child = Command::new(bin())
         .args(["--backends", "cpu", "--threads", "1"])
         .args(["register", "--netuid", "1", "--subtensor.network", "dev"])
-        .args(["--dev-block-time-ms", "300", "--dev-difficulty", "100000000"])
+        .args([
+            "--dev-block-time-ms",
+            "300",
+            "--dev-difficulty",
+            "100000000",
+        ])
         .args(["--timeout", "120", "--json", "--calibrate-seconds", "0"])
         .args(["--farm", &nats.url(), "--farm.name", "outage"])
         .env("HOME", std::env::temp_dir())
