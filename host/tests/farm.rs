@@ -365,7 +365,7 @@ fn register_on_the_dev_chain_with_two_workers_and_no_secret_on_the_bus() {
     wait_until(Duration::from_secs(10), "the spy", || {
         spy_ready.load(std::sync::atomic::Ordering::SeqCst)
     });
-    let rate = ["--backend-opt", "synthetic.rate=150000"];
+    let rate = ["--backend-opt", "synthetic.rate=300000"];
     let _w1 = Worker::start(plugins.path(), &nats.url(), "e2e", "w1", &rate);
     let _w2 = Worker::start(plugins.path(), &nats.url(), "e2e", "w2", &rate);
     let wallets = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -393,6 +393,26 @@ fn register_on_the_dev_chain_with_two_workers_and_no_secret_on_the_bus() {
         stderr.contains("found by w1/synthetic:0") || stderr.contains("found by w2/synthetic:0"),
         "{stderr}"
     );
+    // The faucet through the same farm (its difficulty is fixed at 1,000,000).
+    let out = Command::new(bin())
+        .args(["--backends", "cpu", "--threads", "1"])
+        .args([
+            "faucet",
+            "--subtensor.network",
+            "dev",
+            "--dev-block-time-ms",
+            "300",
+        ])
+        .args(["--timeout", "120", "--json"])
+        .args(["--farm", &nats.url(), "--farm.name", "e2e", "--farm.only"])
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .unwrap();
+    let faucet_err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{faucet_err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["status"], "funded", "{j}");
+    assert!(faucet_err.contains("found by w"), "{faucet_err}");
     assert!(stderr.contains("\"event\":\"hit_accepted\""), "{stderr}");
     std::thread::sleep(Duration::from_millis(200));
     let bus = seen.lock().unwrap().clone();
