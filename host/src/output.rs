@@ -26,6 +26,65 @@ pub struct BackendsOutput {
     pub insecure: Vec<PluginFileOutput>,
 }
 
+impl BackendsOutput {
+    /// What `report`'s plugins offer under `selection`'s options: each backend's devices, or
+    /// why it has none; and the files refused.
+    pub fn collect(
+        report: &crate::plugins::LoadReport,
+        selection: &crate::selection::Selection,
+    ) -> BackendsOutput {
+        let backends = report
+            .plugins
+            .iter()
+            .map(|p| {
+                let options = selection.options_for(&p.name);
+                let (devices, error) = match p.list_devices(&options) {
+                    Ok(d) => (d, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                };
+                let note = if devices.is_empty() && error.is_none() {
+                    p.unavailable_reason(&options)
+                } else {
+                    error
+                };
+                BackendOutput {
+                    name: p.name.clone(),
+                    file: p.path.display().to_string(),
+                    description: p.description.clone(),
+                    api_version: p.api_version.clone(),
+                    interface_version: p.interface_version,
+                    note,
+                    devices: devices
+                        .iter()
+                        .map(|d| DeviceOutput {
+                            index: d.index,
+                            name: d.name.to_string(),
+                            kind: d.kind.as_str().to_string(),
+                            compute_units: d.compute_units,
+                            detail: d.detail.to_string(),
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        let files = |list: &[crate::plugins::Skipped]| -> Vec<PluginFileOutput> {
+            list.iter()
+                .map(|s| PluginFileOutput {
+                    file: s.path.display().to_string(),
+                    reason: s.reason.clone(),
+                })
+                .collect()
+        };
+        BackendsOutput {
+            interface_version: pow_backend_api::INTERFACE_VERSION,
+            api_version: pow_backend_api::ffi::api_package_version().to_string(),
+            backends,
+            skipped: files(&report.skipped),
+            insecure: files(&report.insecure),
+        }
+    }
+}
+
 /// One loaded backend in [`BackendsOutput`].
 #[derive(Clone, Debug, Serialize)]
 pub struct BackendOutput {
