@@ -872,18 +872,13 @@ fn metrics_and_farm_status_show_workers_and_devices() {
     ] {
         assert!(page.contains(needle), "{needle} not in:\n{page}");
     }
-    let out = run_limited(
-        &[
-            "farm",
-            "status",
-            "--farm",
-            &nats.url(),
-            "--farm.name",
-            "seen",
-            "--json",
-        ],
-        Duration::from_secs(20),
-    );
+    let status = |extra: &[&str]| {
+        let url = nats.url();
+        let mut args = vec!["farm", "status", "--farm", &url, "--farm.name", "seen"];
+        args.extend_from_slice(extra);
+        run_limited(&args, Duration::from_secs(20))
+    };
+    let out = status(&["--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -894,17 +889,7 @@ fn metrics_and_farm_status_show_workers_and_devices() {
     assert_eq!(s.workers.len(), 1);
     assert_eq!(s.workers[0].devices.len(), 2);
     assert!(s.expected_seconds.is_some());
-    let out = run_limited(
-        &[
-            "farm",
-            "status",
-            "--farm",
-            &nats.url(),
-            "--farm.name",
-            "seen",
-        ],
-        Duration::from_secs(20),
-    );
+    let out = status(&[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("w1") && text.contains("synthetic:1"),
