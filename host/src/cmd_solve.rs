@@ -25,6 +25,17 @@ pub enum ChallengeKind {
     Faucet,
 }
 
+impl ChallengeKind {
+    /// `v1`, `legacy` or `faucet`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChallengeKind::V1 => "v1",
+            ChallengeKind::Legacy => "legacy",
+            ChallengeKind::Faucet => "faucet",
+        }
+    }
+}
+
 /// The order in which nonces are tried.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NonceOrder {

@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod calibration;
 pub mod device_miner;
 pub mod dispatch_args;

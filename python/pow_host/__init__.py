@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -27,6 +28,7 @@ __all__ = [
     "Solution",
     "Solver",
     "backends",
+    "bench",
     "plugin_dirs",
     "solve_faucet",
     "solve_legacy",
@@ -129,6 +131,7 @@ class Solver:
         ``calibrate_seconds`` bounds the start-up calibration run on the first challenge
         (0: none; cached like the CLI's).
         """
+        _warn_skipped()
         self._native = _native.Solver(
             plugin_dirs(), backends, threads, list(options), float(calibrate_seconds), batch
         )
@@ -235,6 +238,23 @@ def solve_faucet(block_hash: Hash, coldkey: Key, difficulty: int = 1_000_000, *,
     return _solve(lambda s: s.set_faucet(block_hash, coldkey, difficulty, nonce_start=nonce_start), backends, timeout, progress, **solver)
 
 
+def _warn_skipped() -> None:
+    """A ``RuntimeWarning`` per plugin file that could not be loaded (the CLI's warning line)."""
+    for path, reason in _native.skipped_plugins(plugin_dirs()):
+        warnings.warn(f"skipped plugin {path}: {reason}", RuntimeWarning, stacklevel=3)
+
+
 def backends(backends: str = "all") -> Dict[str, Any]:
     """``pow-host backends --json`` as a dict: plugins, their devices, refused files."""
     return json.loads(_native.backends_json(plugin_dirs(), backends))
+
+
+def bench(challenge: str = "v1", seconds: float = 5.0, switches: int = 20, *, backends: str = "all", threads: Optional[int] = None, options: Sequence[str] = ()) -> Dict[str, Any]:
+    """``pow-host bench --json`` as a dict: each device alone, the mixes, the chosen mix's
+    dispatched rate (``mix_hashes_per_second``) and the challenge-switch latency, measured on
+    the sample ``challenge`` (``"v1"``, ``"legacy"`` or ``"faucet"``) with phases of
+    ``seconds``. The GIL is released while it runs."""
+    _warn_skipped()
+    return json.loads(
+        _native.bench_json(plugin_dirs(), backends, threads, list(options), challenge, float(seconds), switches)
+    )

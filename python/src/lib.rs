@@ -72,6 +72,49 @@ fn backends_json(plugin_dirs: Vec<PathBuf>, backends: &str) -> PyResult<String> 
     Ok(serde_json::to_string(&BackendsOutput::collect(&report, &selection)).expect("JSON"))
 }
 
+/// `pow-host bench --json` as a string: the selected devices measured on the sample
+/// `challenge` with phases of `seconds` (the GIL released).
+#[pyfunction]
+#[pyo3(signature = (plugin_dirs, backends="all", threads=None, options=Vec::new(), challenge="v1", seconds=5.0, switches=20))]
+#[allow(clippy::too_many_arguments)]
+fn bench_json(
+    py: Python<'_>,
+    plugin_dirs: Vec<PathBuf>,
+    backends: &str,
+    threads: Option<usize>,
+    options: Vec<String>,
+    challenge: &str,
+    seconds: f64,
+    switches: usize,
+) -> PyResult<String> {
+    pow_host::bench::check_seconds(seconds).map_err(to_py)?;
+    let sample = pow_host::bench::sample_challenge(challenge).map_err(to_py)?;
+    let (report, selection) = load(&plugin_dirs, backends, threads, &options).map_err(to_py)?;
+    let (devices, _warnings) = open_dispatch_devices(&selection, &report.plugins).map_err(to_py)?;
+    let bench = py
+        .allow_threads(|| {
+            pow_host::bench::run_bench(devices, &sample, Config::default(), seconds, switches)
+        })
+        .map_err(to_py)?;
+    Ok(serde_json::to_string(&bench.output).expect("JSON"))
+}
+
+/// The plugin files that were not loaded from the default folders, `POW_HOST_PLUGIN_PATH` and
+/// `plugin_dirs`: `[(file, reason)]`.
+#[pyfunction]
+fn skipped_plugins(plugin_dirs: Vec<PathBuf>) -> Vec<(String, String)> {
+    let report = load_all_with(
+        &pow_host::plugins::plugin_dirs(&plugin_dirs),
+        LoadPolicy::default(),
+    );
+    report
+        .skipped
+        .iter()
+        .chain(&report.insecure)
+        .map(|s| (s.path.display().to_string(), s.reason.clone()))
+        .collect()
+}
+
 /// The 32-byte public key of an SS58 address or a 0x-hex key.
 #[pyfunction]
 fn parse_key<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyBytes>> {
@@ -351,6 +394,8 @@ fn rand_nonce() -> u64 {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("BackendError", m.py().get_type::<BackendError>())?;
     m.add_function(wrap_pyfunction!(backends_json, m)?)?;
+    m.add_function(wrap_pyfunction!(bench_json, m)?)?;
+    m.add_function(wrap_pyfunction!(skipped_plugins, m)?)?;
     m.add_function(wrap_pyfunction!(parse_key, m)?)?;
     m.add_function(wrap_pyfunction!(parse_hash, m)?)?;
     m.add_function(wrap_pyfunction!(seal, m)?)?;

@@ -176,3 +176,28 @@ def test_a_stopped_solver_refuses_work_without_crashing():
     s.stop()
     with pytest.raises(ValueError, match="stopped"):
         s.set_v1(1, ZERO_HASH, HOTKEY, COLDKEY, 1)
+
+
+def test_bench_mirrors_the_cli_json():
+    b = pow_host.bench("legacy", seconds=0.3, switches=2, backends="cpu", threads=1)
+    assert b["challenge"] == "legacy"
+    assert b["mix"] == ["cpu:0"] and b["mix_hashes_per_second"] > 0
+    assert b["switches"] == 2 and b["switch_latency_ms"]["max"] >= b["switch_latency_ms"]["median"]
+    with pytest.raises(ValueError, match="seconds"):
+        pow_host.bench(seconds=0)
+    with pytest.raises(ValueError, match="unknown challenge"):
+        pow_host.bench("v2", seconds=0.1)
+
+
+def test_a_broken_plugin_file_is_a_one_line_warning_and_the_rest_works(tmp_path, monkeypatch):
+    (tmp_path / "libbroken.so").write_bytes(b"this is not a shared library")
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.setenv("POW_HOST_PLUGIN_PATH", str(tmp_path))
+    with pytest.warns(RuntimeWarning) as w:
+        s = pow_host.Solver("cpu", **SEQUENTIAL)
+    s.stop()
+    text = str(w[0].message)
+    assert "libbroken.so" in text and "\n" not in text, text
+    # Asking for it by name is a ValueError naming what is there.
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="unknown backend"):
+        pow_host.Solver("broken")
