@@ -35,7 +35,7 @@ def bittensor_core_rate(seconds: float, threads: int) -> dict:
 
     import bittensor_core
 
-    chunk = 2_000_000
+    chunk = 1 << 20  # the most one call takes
     done, start = 0, 0
     t0 = time.monotonic()
     with ThreadPoolExecutor(threads) as pool:

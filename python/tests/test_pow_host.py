@@ -201,3 +201,21 @@ def test_a_broken_plugin_file_is_a_one_line_warning_and_the_rest_works(tmp_path,
     # Asking for it by name is a ValueError naming what is there.
     with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="unknown backend"):
         pow_host.Solver("broken")
+
+
+def test_the_gil_is_free_while_waiting(solver):
+    """Other Python threads run at full speed while one thread waits for a solution."""
+    solver.set_v1(1, ZERO_HASH, HOTKEY, COLDKEY, 2**64 - 1)
+
+    def count(seconds):
+        n, end = 0, time.monotonic() + seconds
+        while time.monotonic() < end:
+            n += 1
+        return n
+
+    alone = count(0.5)  # the devices mine meanwhile, nobody waits
+    waiter = threading.Thread(target=solver.wait, kwargs={"timeout": 1.0})
+    waiter.start()
+    beside = count(0.5)
+    waiter.join()
+    assert beside > 0.5 * alone, (beside, alone)
