@@ -42,10 +42,26 @@ Hash = Union[str, bytes, bytearray]
 _POLL_SECONDS = 0.05
 
 
-def plugin_dirs() -> List[str]:
-    """The folders searched for plugins besides ``POW_HOST_PLUGIN_PATH``: the package's own."""
+def plugin_dirs(extra: Optional[str] = None) -> List[str]:
+    """The folders searched for plugins besides ``POW_HOST_PLUGIN_PATH``: the package's own,
+    then ``extra`` (a folder named by the caller)."""
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
-    return [here] if os.path.isdir(here) else []
+    dirs = [here] if os.path.isdir(here) else []
+    if extra is not None:
+        dirs.append(_plugin_folder(extra))
+    return dirs
+
+
+def _plugin_folder(folder: str) -> str:
+    """Checks a plugin folder named by the caller: it exists, and every plugin file in it loads
+    (a ``ValueError`` naming the first that does not)."""
+    path = os.path.abspath(os.fspath(folder))
+    if not os.path.isdir(path):
+        raise ValueError(f"plugin folder {path}: not a folder")
+    for file, reason in _native.skipped_plugins([path]):
+        if os.path.dirname(os.path.abspath(file)) == path:
+            raise ValueError(f"plugin {file}: {reason}")
+    return path
 
 
 @dataclass(frozen=True)
@@ -124,16 +140,19 @@ class Solver:
         options: Sequence[str] = (),
         calibrate_seconds: float = 3.0,
         batch: Optional[int] = None,
+        plugin_dir: Optional[str] = None,
     ) -> None:
         """Loads the plugins and opens the devices of ``backends`` (``"all"`` or ``"cpu,cuda"``).
 
         ``options`` are ``"BACKEND.KEY=VALUE"`` settings (``"cpu.path=portable"``);
         ``calibrate_seconds`` bounds the start-up calibration run on the first challenge
-        (0: none; cached like the CLI's).
+        (0: none; cached like the CLI's); ``plugin_dir`` adds a folder of plugins, every one of
+        which must load (``ValueError`` otherwise).
         """
+        dirs = plugin_dirs(plugin_dir)
         _warn_skipped()
         self._native = _native.Solver(
-            plugin_dirs(), backends, threads, list(options), float(calibrate_seconds), batch
+            dirs, backends, threads, list(options), float(calibrate_seconds), batch
         )
 
     @property
@@ -151,6 +170,15 @@ class Solver:
             "v1", _difficulty(difficulty), _hash(block_hash), _key(hotkey, "hotkey"),
             _key(coldkey, "coldkey"), _netuid(netuid), "le", _nonce(nonce_start), sequential,
         )
+
+    def set_challenge(self, challenge: str, **kwargs: Any) -> int:
+        """Switches to a new challenge: ``challenge`` is ``"v1"``, ``"legacy"`` or ``"faucet"``
+        and ``kwargs`` are the arguments of :meth:`set_v1`, :meth:`set_legacy` or
+        :meth:`set_faucet`."""
+        setters = {"v1": self.set_v1, "legacy": self.set_legacy, "faucet": self.set_faucet}
+        if challenge not in setters:
+            raise ValueError(f"unknown challenge {challenge!r}: v1, legacy or faucet")
+        return setters[challenge](**kwargs)
 
     def set_legacy(self, block_hash: Hash, hotkey: Key, difficulty: int, *, seal_order: str = "le", nonce_start: Optional[int] = None, sequential: bool = False) -> int:
         """Switches to a legacy ``register`` challenge (``seal_order`` ``"be"`` up to spec 277)."""

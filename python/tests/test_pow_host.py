@@ -219,3 +219,23 @@ def test_the_gil_is_free_while_waiting(solver):
     beside = count(0.5)
     waiter.join()
     assert beside > 0.5 * alone, (beside, alone)
+
+
+def test_a_named_plugin_folder_with_a_broken_file_is_a_value_error(tmp_path):
+    (tmp_path / "libbroken.so").write_bytes(b"not a shared library")
+    os.chmod(tmp_path, 0o755)
+    with pytest.raises(ValueError) as e:
+        pow_host.Solver("cpu", plugin_dir=str(tmp_path))
+    text = str(e.value)
+    assert "libbroken.so" in text and "\n" not in text, text
+    with pytest.raises(ValueError, match="not a folder"):
+        pow_host.Solver("cpu", plugin_dir=str(tmp_path / "nowhere"))
+
+
+def test_set_challenge_by_name(solver):
+    solver.set_challenge("faucet", block_hash=ZERO_HASH, coldkey=COLDKEY, difficulty=1000)
+    sol = solver.wait(timeout=30)
+    assert sol is not None
+    assert _native.seal("faucet", sol.nonce, bytes(32), None, _native.parse_key(COLDKEY)) == sol.seal
+    with pytest.raises(ValueError, match="unknown challenge"):
+        solver.set_challenge("v9")
