@@ -82,24 +82,25 @@ class Solution:
     device: str
 
 
-def _key(value: Key, name: str) -> bytes:
+def _bytes32(value: Union[str, bytes, bytearray], name: str, what: str, parse: Callable[[str], bytes]) -> bytes:
+    """32 bytes given as bytes, or as text that ``parse`` reads (a ``ValueError`` otherwise)."""
     if isinstance(value, (bytes, bytearray)):
         if len(value) != 32:
-            raise ValueError(f"{name}: a public key is 32 bytes, not {len(value)}")
+            raise ValueError(f"{name}: {what} is 32 bytes, not {len(value)}")
         return bytes(value)
     if isinstance(value, str):
-        return _native.parse_key(value)
-    raise TypeError(f"{name}: an SS58 address, a 0x-hex key or 32 bytes, not {type(value).__name__}")
+        return parse(value)
+    raise TypeError(f"{name}: text or 32 bytes, not {type(value).__name__}")
+
+
+def _key(value: Key, name: str) -> bytes:
+    """A public key: an SS58 address, 0x-hex or 32 bytes."""
+    return _bytes32(value, name, "a public key", _native.parse_key)
 
 
 def _hash(value: Hash) -> bytes:
-    if isinstance(value, (bytes, bytearray)):
-        if len(value) != 32:
-            raise ValueError(f"block_hash: a block hash is 32 bytes, not {len(value)}")
-        return bytes(value)
-    if isinstance(value, str):
-        return _native.parse_hash(value)
-    raise TypeError(f"block_hash: 0x-hex or 32 bytes, not {type(value).__name__}")
+    """A block hash: 0x-hex or 32 bytes."""
+    return _bytes32(value, "block_hash", "a block hash", _native.parse_hash)
 
 
 def _difficulty(value: Any) -> int:
