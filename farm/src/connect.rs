@@ -91,32 +91,30 @@ impl FarmConnect {
         events: Option<tokio::sync::mpsc::UnboundedSender<async_nats::Event>>,
     ) -> Result<async_nats::Client, FarmError> {
         let addr = self.server()?;
-        let mut options = ConnectOptions::new()
+        // Who we are: a credentials file, else the URL's user and password (or token).
+        let auth = match &self.creds {
+            Some(path) => {
+                let file_error = |reason: String| FarmError::File {
+                    flag: "--farm.creds",
+                    path: path.display().to_string(),
+                    reason,
+                };
+                let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+                ConnectOptions::with_credentials(&text).map_err(|e| file_error(e.to_string()))?
+            }
+            None => match (addr.username(), addr.password()) {
+                (Some(user), Some(pass)) => {
+                    ConnectOptions::new().user_and_password(user.to_string(), pass.to_string())
+                }
+                (Some(token), None) => ConnectOptions::new().token(token.to_string()),
+                _ => ConnectOptions::new(),
+            },
+        };
+        let mut options = auth
             .name(client_name)
             .connection_timeout(CONNECT_TIMEOUT)
             .request_timeout(Some(Duration::from_secs(2)))
             .max_reconnects(None);
-        match (addr.username(), addr.password()) {
-            (Some(user), Some(pass)) => {
-                options = options.user_and_password(user.to_string(), pass.to_string())
-            }
-            (Some(token), None) => options = options.token(token.to_string()),
-            _ => {}
-        }
-        if let Some(path) = &self.creds {
-            let file_error = |reason: String| FarmError::File {
-                flag: "--farm.creds",
-                path: path.display().to_string(),
-                reason,
-            };
-            let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
-            options = ConnectOptions::with_credentials(&text)
-                .map_err(|e| file_error(e.to_string()))?
-                .name(client_name)
-                .connection_timeout(CONNECT_TIMEOUT)
-                .request_timeout(Some(Duration::from_secs(2)))
-                .max_reconnects(None);
-        }
         if let Some(ca) = &self.tls_ca {
             if let Err(e) = std::fs::metadata(ca) {
                 return Err(FarmError::File {

@@ -88,6 +88,7 @@ impl FarmCoordinator {
             log,
             metrics,
             last_announce: None,
+            block_number: None,
             connection: erx,
             local_rate,
         };
@@ -151,6 +152,8 @@ struct Task {
     log: FarmLog,
     metrics: Option<Metrics>,
     last_announce: Option<Instant>,
+    /// Work block number of the current job, for the announcements.
+    block_number: Option<u64>,
     connection: mpsc::UnboundedReceiver<async_nats::Event>,
     local_rate: Arc<AtomicU64>,
 }
@@ -167,24 +170,22 @@ impl Task {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_status = Instant::now();
         let mut last_report = Instant::now();
-        let mut blocks = std::collections::HashMap::new();
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(Command::Set { job_id, job, difficulty, block_number, base }) => {
                         self.state.set_job(job_id, *job, difficulty, base, Instant::now());
-                        blocks.insert(job_id, block_number);
-                        blocks.retain(|id, _| *id == job_id);
-                        self.announce(block_number).await;
+                        self.block_number = block_number;
+                        self.announce().await;
                     }
                     Some(Command::Clear) => {
                         self.state.clear_job();
-                        self.announce(None).await;
+                        self.announce().await;
                     }
                     None => {
                         // The handle was dropped: workers idle.
                         self.state.clear_job();
-                        self.announce(None).await;
+                        self.announce().await;
                         let _ = self.client.flush().await;
                         return;
                     }
@@ -193,9 +194,8 @@ impl Task {
                     async_nats::Event::Disconnected => (self.log)(FarmEvent::Disconnected),
                     async_nats::Event::Connected => {
                         (self.log)(FarmEvent::Reconnected);
-                        let block = self.state.current().and_then(|c| blocks.get(&c.0).copied().flatten());
                         if self.state.current().is_some() {
-                            self.announce(block).await;
+                            self.announce().await;
                         }
                     }
                     _ => {}
@@ -236,8 +236,7 @@ impl Task {
                         .last_announce
                         .is_none_or(|t| now.duration_since(t) >= self.state.config().announce_every);
                     if due && self.state.current().is_some() {
-                        let block = self.state.current().and_then(|c| blocks.get(&c.0).copied().flatten());
-                        self.announce(block).await;
+                        self.announce().await;
                     }
                     if now.duration_since(last_status) >= Duration::from_millis(500) {
                         last_status = now;
@@ -260,7 +259,8 @@ impl Task {
     }
 
     /// Publishes the current job (or "no job").
-    async fn announce(&mut self, block_number: Option<u64>) {
+    async fn announce(&mut self) {
+        let block_number = self.block_number;
         let job = self
             .state
             .current()

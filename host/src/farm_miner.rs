@@ -25,9 +25,7 @@ pub struct HostMiner {
 impl HostMiner {
     /// Mines on `local` (if any) and `farm` (if any); at least one must be given.
     pub fn new(local: Option<DispatchMiner>, farm: Option<FarmCoordinator>) -> HostMiner {
-        let local_rate = local
-            .as_ref()
-            .map_or_else(|| Arc::new(AtomicU64::new(0)), DispatchMiner::rate_handle);
+        let local_rate = HostMiner::local_rate_cell(local.as_ref());
         HostMiner {
             local,
             farm,

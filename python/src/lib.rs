@@ -288,7 +288,7 @@ impl Solver {
                 .map_err(to_py)?;
         }
         self.job_id += 1;
-        let start = job.mapping.index(nonce_start.unwrap_or_else(rand_nonce));
+        let start = job.mapping.index(nonce_start.unwrap_or_else(rand::random));
         let spec = WorkSpec::new(self.job_id, job)
             .start_index(start)
             .difficulty(work.difficulty);
@@ -375,18 +375,6 @@ impl Solver {
             .as_ref()
             .ok_or_else(|| PyValueError::new_err("the solver was stopped"))
     }
-}
-
-fn rand_nonce() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let seed = t.as_nanos() as u64 ^ (std::process::id() as u64) << 32;
-    // splitmix64: one well-mixed value per call is all a start nonce needs.
-    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The native module.
