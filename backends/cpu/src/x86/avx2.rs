@@ -9,8 +9,6 @@ type V = __m256i;
 const SL: usize = 8;
 /// Keccak lanes per run.
 const KL: usize = 4;
-/// A three-way xor takes two instructions.
-const TERNARY: bool = false;
 
 /// Whether this CPU can run the path.
 pub fn supported() -> bool {
@@ -111,14 +109,33 @@ fn xor5(a: V, b: V, c: V, d: V, e: V) -> V {
     xor(xor(xor(a, b), xor(c, d)), e)
 }
 
-/// Rotate left of 64-bit lanes; the splat shift counts fold into immediate shifts.
+/// Rotate left of 64-bit lanes: a byte shuffle for 8 and 56, `x + x` for the left shift
+/// by 1 (an adder instead of a second shifter), else two immediate shifts.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn rol<const N: i32>(x: V) -> V {
-    _mm256_or_si256(
-        _mm256_sllv_epi64(x, _mm256_set1_epi64x(N as i64)),
-        _mm256_srlv_epi64(x, _mm256_set1_epi64x(64 - N as i64)),
-    )
+    match N {
+        0 => x,
+        8 => _mm256_shuffle_epi8(
+            x,
+            _mm256_set_epi8(
+                14, 13, 12, 11, 10, 9, 8, 15, 6, 5, 4, 3, 2, 1, 0, 7, 14, 13, 12, 11, 10, 9, 8, 15,
+                6, 5, 4, 3, 2, 1, 0, 7,
+            ),
+        ),
+        56 => _mm256_shuffle_epi8(
+            x,
+            _mm256_set_epi8(
+                8, 15, 14, 13, 12, 11, 10, 9, 0, 7, 6, 5, 4, 3, 2, 1, 8, 15, 14, 13, 12, 11, 10, 9,
+                0, 7, 6, 5, 4, 3, 2, 1,
+            ),
+        ),
+        1 => _mm256_or_si256(_mm256_add_epi64(x, x), _mm256_srli_epi64::<63>(x)),
+        _ => _mm256_or_si256(
+            _mm256_sllv_epi64(x, _mm256_set1_epi64x(N as i64)),
+            _mm256_srlv_epi64(x, _mm256_set1_epi64x(64 - N as i64)),
+        ),
+    }
 }
 
 /// `a ^ (!b & c)`

@@ -10,8 +10,6 @@ type V = __m512i;
 const SL: usize = 16;
 /// Keccak lanes per run.
 const KL: usize = 8;
-/// `vpternlogq` makes a three-way xor one instruction.
-const TERNARY: bool = true;
 
 /// Whether this CPU can run the path.
 pub fn supported() -> bool {
@@ -111,12 +109,6 @@ fn xor(a: V, b: V) -> V {
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn xor3(a: V, b: V, c: V) -> V {
-    _mm512_ternarylogic_epi64::<0x96>(a, b, c)
-}
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
 fn xor5(a: V, b: V, c: V, d: V, e: V) -> V {
     let t = _mm512_ternarylogic_epi64::<0x96>(a, b, c);
     _mm512_ternarylogic_epi64::<0x96>(t, d, e)
@@ -125,7 +117,11 @@ fn xor5(a: V, b: V, c: V, d: V, e: V) -> V {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
 fn rol<const N: i32>(x: V) -> V {
-    _mm512_rol_epi64::<N>(x)
+    if N == 0 {
+        x
+    } else {
+        _mm512_rol_epi64::<N>(x)
+    }
 }
 
 /// `a ^ (!b & c)`

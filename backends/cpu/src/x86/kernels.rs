@@ -17,6 +17,34 @@ macro_rules! unroll {
 }
 pub(crate) use unroll;
 
+/// Rho, pi and chi of Keccak-f one output row at a time: `e[5y + i]` is chi of the row's
+/// `b[i] = rol(a[src] ^ d[src % 5], rot)`, with `(src, rot)` listed per output lane. Expands
+/// to code over the calling path's `xor`, `rol::<N>` and `chi`.
+macro_rules! keccak_rows {
+    ($a:ident, $d:ident, $e:ident) => {
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 0, (0, 0) (6, 44) (12, 43) (18, 21) (24, 14));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 5, (3, 28) (9, 20) (10, 3) (16, 45) (22, 61));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 10, (1, 1) (7, 6) (13, 25) (19, 8) (20, 18));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 15, (4, 27) (5, 36) (11, 10) (17, 15) (23, 56));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 20, (2, 62) (8, 55) (14, 39) (15, 41) (21, 2));
+    };
+    (@row $a:ident, $d:ident, $e:ident, $out:literal,
+     ($s0:literal, $r0:literal) ($s1:literal, $r1:literal) ($s2:literal, $r2:literal)
+     ($s3:literal, $r3:literal) ($s4:literal, $r4:literal)) => {{
+        let b0 = rol::<$r0>(xor($a[$s0], $d[$s0 % 5]));
+        let b1 = rol::<$r1>(xor($a[$s1], $d[$s1 % 5]));
+        let b2 = rol::<$r2>(xor($a[$s2], $d[$s2 % 5]));
+        let b3 = rol::<$r3>(xor($a[$s3], $d[$s3 % 5]));
+        let b4 = rol::<$r4>(xor($a[$s4], $d[$s4 % 5]));
+        $e[$out] = chi(b0, b1, b2);
+        $e[$out + 1] = chi(b1, b2, b3);
+        $e[$out + 2] = chi(b2, b3, b4);
+        $e[$out + 3] = chi(b3, b4, b0);
+        $e[$out + 4] = chi(b4, b0, b1);
+    }};
+}
+pub(crate) use keccak_rows;
+
 /// Emits `compress`, `keccak_top`, `batch` and `search_tf` for one SIMD path. The module
 /// must define `V`, `SL` (SHA-256 lanes), `KL` (Keccak lanes) and the helpers.
 macro_rules! simd_kernels {
@@ -83,101 +111,72 @@ macro_rules! simd_kernels {
             }
         }
 
-        /// Theta step of Keccak-f.
+        /// Theta's per-column term `D[x] = C[x-1] ^ rol(C[x+1], 1)` of a state.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn theta(a: &mut [V; 25]) {
+        fn theta_d(a: &[V; 25]) -> [V; 5] {
             let mut c = [bcast64(0); 5];
             for x in 0..5 {
                 c[x] = xor5(a[x], a[x + 5], a[x + 10], a[x + 15], a[x + 20]);
             }
+            let mut d = [bcast64(0); 5];
             for x in 0..5 {
-                let r = rol::<1>(c[(x + 1) % 5]);
-                if TERNARY {
-                    // One three-way xor per lane beats forming D first.
-                    for y in 0..5 {
-                        a[5 * y + x] = xor3(a[5 * y + x], c[(x + 4) % 5], r);
-                    }
-                } else {
-                    let d = xor(c[(x + 4) % 5], r);
-                    for y in 0..5 {
-                        a[5 * y + x] = xor(a[5 * y + x], d);
-                    }
-                }
+                d[x] = xor(c[(x + 4) % 5], rol::<1>(c[(x + 1) % 5]));
             }
+            d
         }
 
-        /// Rho, pi, chi and iota steps of Keccak-f.
+        /// Theta (given its `d`), rho, pi and chi from `a` into `e`, one output row at a
+        /// time: each row reads its five source lanes, so only a row's lanes are live.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn rho_pi_chi_iota(a: &mut [V; 25], rc: u64) {
-            let mut b = [bcast64(0); 25];
-            b[0] = a[0];
-            b[10] = rol::<1>(a[1]);
-            b[20] = rol::<62>(a[2]);
-            b[5] = rol::<28>(a[3]);
-            b[15] = rol::<27>(a[4]);
-            b[16] = rol::<36>(a[5]);
-            b[1] = rol::<44>(a[6]);
-            b[11] = rol::<6>(a[7]);
-            b[21] = rol::<55>(a[8]);
-            b[6] = rol::<20>(a[9]);
-            b[7] = rol::<3>(a[10]);
-            b[17] = rol::<10>(a[11]);
-            b[2] = rol::<43>(a[12]);
-            b[12] = rol::<25>(a[13]);
-            b[22] = rol::<39>(a[14]);
-            b[23] = rol::<41>(a[15]);
-            b[8] = rol::<45>(a[16]);
-            b[18] = rol::<15>(a[17]);
-            b[3] = rol::<21>(a[18]);
-            b[13] = rol::<8>(a[19]);
-            b[14] = rol::<18>(a[20]);
-            b[24] = rol::<2>(a[21]);
-            b[9] = rol::<61>(a[22]);
-            b[19] = rol::<56>(a[23]);
-            b[4] = rol::<14>(a[24]);
-            for y in 0..5 {
-                for x in 0..5 {
-                    a[5 * y + x] = chi(b[5 * y + x], b[5 * y + (x + 1) % 5], b[5 * y + (x + 2) % 5]);
-                }
-            }
-            a[0] = xor(a[0], bcast64(rc));
+        fn chi_rows(a: &[V; 25], d: &[V; 5], e: &mut [V; 25]) {
+            crate::x86::kernels::keccak_rows!(a, d, e);
+        }
+
+        /// One Keccak-f[1600] round from `a` into `e`.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn round(a: &[V; 25], e: &mut [V; 25], rc: u64) {
+            let d = theta_d(a);
+            chi_rows(a, &d, e);
+            e[0] = xor(e[0], bcast64(rc));
         }
 
         /// Keccak-f[1600] of the padded one-block state for a 32-byte input given as four
         /// lanes; returns output lane `LANE` only (0 or 3).
         #[inline]
         #[target_feature(enable = $feat)]
-        pub(crate) fn keccak_top<const LANE: usize>(d: &[V; 4]) -> V {
+        pub(crate) fn keccak_top<const LANE: usize>(digest: &[V; 4]) -> V {
+            let zero = bcast64(0);
             let one = bcast64(1);
             let pad = bcast64(0x8000_0000_0000_0000);
-            // Round 0: columns of the sparse state (lanes 0..3 data, 4 = 1, 16 = pad).
-            let c1 = xor(d[1], pad);
-            let dd = [
+            // Round 0 on the sparse state: lanes 0..3 data, 4 = 1, 16 = pad.
+            let mut s = [zero; 25];
+            s[..4].copy_from_slice(digest);
+            s[4] = one;
+            s[16] = pad;
+            let c1 = xor(digest[1], pad);
+            let d = [
                 xor(one, rol::<1>(c1)),
-                xor(d[0], rol::<1>(d[2])),
-                xor(c1, rol::<1>(d[3])),
-                xor(d[2], bcast64(2)),
-                xor(d[3], rol::<1>(d[0])),
+                xor(digest[0], rol::<1>(digest[2])),
+                xor(c1, rol::<1>(digest[3])),
+                xor(digest[2], bcast64(2)),
+                xor(digest[3], rol::<1>(digest[0])),
             ];
-            let mut a = [bcast64(0); 25];
-            for i in 0..25 {
-                a[i] = dd[i % 5];
-            }
-            a[0] = xor(d[0], dd[0]);
-            a[1] = xor(d[1], dd[1]);
-            a[2] = xor(d[2], dd[2]);
-            a[3] = xor(d[3], dd[3]);
-            a[4] = xor(one, dd[4]);
-            a[16] = xor(pad, dd[1]);
-            rho_pi_chi_iota(&mut a, RC[0]);
-            for &rc in &RC[1..23] {
-                theta(&mut a);
-                rho_pi_chi_iota(&mut a, rc);
+            let mut a = [zero; 25];
+            chi_rows(&s, &d, &mut a);
+            a[0] = xor(a[0], bcast64(RC[0]));
+            // Rounds 1..=22, two per pass (a -> e -> a).
+            let mut e = [zero; 25];
+            let mut r = 1;
+            while r < 23 {
+                round(&a, &mut e, RC[r]);
+                round(&e, &mut a, RC[r + 1]);
+                r += 2;
             }
             // Last round: only the lanes that feed output lane LANE.
-            let mut c = [bcast64(0); 5];
+            let mut c = [zero; 5];
             for x in 0..5 {
                 c[x] = xor5(a[x], a[x + 5], a[x + 10], a[x + 15], a[x + 20]);
             }
