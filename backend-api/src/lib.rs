@@ -15,6 +15,8 @@
 //! for semantic changes that keep the layout.
 #![allow(non_local_definitions)]
 
+pub mod cache_file;
+pub mod cpu_id;
 pub mod ffi;
 mod job;
 pub mod layout;
@@ -71,8 +73,31 @@ pub struct DeviceInfo {
     pub kind: DeviceKind,
     /// Parallel units (CPU threads, GPU SMs or compute units).
     pub compute_units: u32,
-    /// Free-form detail: driver, instruction set path, memory.
+    /// Free-form detail: driver, instruction set path, memory. The first line is the summary
+    /// shown everywhere (`path avx2`); lines after it, if any, are more detail that
+    /// `pow-host backends -v` and `backends --json` (`more_detail`) show, such as how the
+    /// path was chosen. Only the first line goes into the calibration cache's device
+    /// identity, so the rest may change from run to run. See [`DeviceInfo::detail_parts`].
     pub detail: RString,
+}
+
+impl DeviceInfo {
+    /// The detail's summary (its first line) and the rest, if any (see [`DeviceInfo::detail`]).
+    pub fn detail_parts(&self) -> (&str, Option<&str>) {
+        split_detail(&self.detail)
+    }
+}
+
+/// A device detail split into its first line and the rest (`None` when there is no rest or it
+/// is blank); see [`DeviceInfo::detail`].
+pub fn split_detail(detail: &str) -> (&str, Option<&str>) {
+    match detail.split_once('\n') {
+        Some((summary, more)) => {
+            let more = more.trim();
+            (summary.trim_end(), (!more.is_empty()).then_some(more))
+        }
+        None => (detail, None),
+    }
 }
 
 /// Why a backend call failed.
@@ -146,7 +171,24 @@ pub struct OptionPair {
     pub value: RString,
 }
 
-/// The settings the host passes to a backend.
+/// The settings the host passes to a backend: the user's (`threads` from `--threads`, and
+/// `--backend-opt BACKEND.KEY=VALUE`) and the host's own.
+///
+/// # Keys the host provides
+///
+/// The host sets these for every backend (a `--backend-opt` of the same key overrides them);
+/// a backend that keeps nothing between runs ignores them:
+///
+/// * [`Options::CACHE_DIR`] (`cache-dir=DIR`): the host's cache folder
+///   (`$XDG_CACHE_HOME/pow-host`, else `~/.cache/pow-host`), where the host keeps its
+///   calibration (`calibration.json`) and a backend may keep what it measured in a file of its
+///   own name (the CPU backend: `cpu-paths.json`). Absent when the host has no cache folder (no
+///   `HOME`): then measure every time and cache nothing.
+/// * [`Options::RECALIBRATE`] (`recalibrate=1`): the user asked to measure again
+///   (`--recalibrate`); ignore what is cached (and replace it). Absent otherwise.
+///
+/// They describe where to keep measurements, not what a device does, so the host leaves them
+/// out of the device identity its calibration cache keys on.
 #[repr(C)]
 #[derive(StableAbi, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
@@ -155,6 +197,28 @@ pub struct Options {
 }
 
 impl Options {
+    /// Host-provided key: the host's cache folder (see [`Options`]).
+    pub const CACHE_DIR: &'static str = "cache-dir";
+    /// Host-provided key: `1` when the user asked to measure again (see [`Options`]).
+    pub const RECALIBRATE: &'static str = "recalibrate";
+    /// Every key the host provides.
+    pub const HOST_KEYS: [&'static str; 2] = [Options::CACHE_DIR, Options::RECALIBRATE];
+
+    /// The host's cache folder ([`Options::CACHE_DIR`]), if it has one.
+    pub fn cache_dir(&self) -> Option<std::path::PathBuf> {
+        self.get(Options::CACHE_DIR)
+            .filter(|d| !d.is_empty())
+            .map(std::path::PathBuf::from)
+    }
+
+    /// Whether the user asked to measure again ([`Options::RECALIBRATE`] is `1` or `true`).
+    pub fn recalibrate(&self) -> bool {
+        matches!(
+            self.get(Options::RECALIBRATE).map(str::trim),
+            Some("1" | "true")
+        )
+    }
+
     /// Adds or replaces a setting.
     pub fn set(&mut self, key: &str, value: impl Into<String>) {
         let value = RString::from(value.into());
@@ -225,4 +289,32 @@ pub trait Device: Send + 'static {
         count: u64,
         cancel: &AtomicBool,
     ) -> Result<SearchOutcome, BackendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detail_splits_into_summary_and_more() {
+        assert_eq!(split_detail("path avx2"), ("path avx2", None));
+        assert_eq!(
+            split_detail("path avx2\nrates: avx2 5.4 M/s\nmore"),
+            ("path avx2", Some("rates: avx2 5.4 M/s\nmore"))
+        );
+        assert_eq!(split_detail("path avx2 \n  \n"), ("path avx2", None));
+    }
+
+    #[test]
+    fn host_keys_read_back() {
+        let mut o = Options::default();
+        assert_eq!((o.cache_dir(), o.recalibrate()), (None, false));
+        o.set(Options::CACHE_DIR, "/tmp/c");
+        o.set(Options::RECALIBRATE, "1");
+        assert_eq!(o.cache_dir(), Some(std::path::PathBuf::from("/tmp/c")));
+        assert!(o.recalibrate());
+        o.set(Options::RECALIBRATE, "0");
+        o.set(Options::CACHE_DIR, "");
+        assert_eq!((o.cache_dir(), o.recalibrate()), (None, false));
+    }
 }

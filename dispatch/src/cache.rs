@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The cache file: `$XDG_CACHE_HOME/pow-host/calibration.json`, else
-/// `~/.cache/pow-host/calibration.json`; `None` when neither variable is usable.
-pub fn default_cache_path() -> Option<PathBuf> {
+/// The host's cache folder: `$XDG_CACHE_HOME/pow-host`, else `~/.cache/pow-host`; `None` when
+/// neither variable is usable. The host passes it to every backend as option `cache-dir`.
+pub fn default_cache_dir() -> Option<PathBuf> {
     let base = match std::env::var_os("XDG_CACHE_HOME") {
         Some(x) if Path::new(&x).is_absolute() => PathBuf::from(x),
         _ => {
@@ -14,7 +14,12 @@ pub fn default_cache_path() -> Option<PathBuf> {
             PathBuf::from(home).join(".cache")
         }
     };
-    Some(base.join("pow-host").join("calibration.json"))
+    Some(base.join("pow-host"))
+}
+
+/// The calibration cache file: `calibration.json` in [`default_cache_dir`].
+pub fn default_cache_path() -> Option<PathBuf> {
+    default_cache_dir().map(|d| d.join("calibration.json"))
 }
 
 /// Identity of this machine for the cache: host name, CPU model, core count, OS and
@@ -23,15 +28,7 @@ pub fn machine_fingerprint() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_default();
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_default();
+    let cpu = pow_backend_api::cpu_id::cpu_model_name();
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!(
         "{}|{}|{}|{}|{}",
@@ -113,15 +110,8 @@ impl CalibrationCache {
         let mut file = self.read();
         file.version = CACHE_VERSION;
         file.entries.insert(key.to_string(), plan);
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = self
-            .path
-            .with_extension(format!("json.tmp{}", std::process::id()));
         let text = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
-        std::fs::write(&tmp, text)?;
-        std::fs::rename(&tmp, &self.path)
+        pow_backend_api::cache_file::write_atomically(&self.path, &text)
     }
 }
 

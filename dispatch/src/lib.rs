@@ -26,7 +26,7 @@ mod events;
 mod job;
 mod stats;
 
-pub use cache::{default_cache_path, machine_fingerprint, CalibrationCache};
+pub use cache::{default_cache_dir, default_cache_path, machine_fingerprint, CalibrationCache};
 pub use calibrate::{
     calibrate, job_shape, CalibrationSettings, Candidate, DevicePlan, Plan, PlanSource,
 };
