@@ -5,20 +5,26 @@
 //! cancel flag is checked between chunks.
 //!
 //! Hashing paths (see `docs/performance.md`): `avx512` (16-lane SHA-256 and 8-lane
-//! Keccak-f[1600]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, picked at run time
-//! with `is_x86_feature_detected!` (the x86 modules only exist on x86-64). On 64-bit Arm:
-//! `arm-sha2` (Armv8 SHA-2 instructions, picked with `is_aarch64_feature_detected!`) and
-//! `portable`; other targets get `portable`. Option `path=NAME` forces one, `threads=N` sets
-//! the worker count.
+//! Keccak-f[1600]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, offered when
+//! `is_x86_feature_detected!` finds their instructions (the x86 modules only exist on x86-64).
+//! On 64-bit Arm: `arm-sha2` (Armv8 SHA-2 instructions, found with
+//! `is_aarch64_feature_detected!`) and `portable`; other targets get `portable`. The device
+//! runs the fastest of them, measured on one thread when the device is listed or opened and
+//! cached in the host's cache folder ([`choose`], [`measure`], [`path_cache`]). Option
+//! `path=NAME` forces one, `threads=N` sets the worker count.
 
 #[cfg(target_arch = "aarch64")]
 pub mod arm;
+pub mod choose;
+pub mod measure;
+pub mod path_cache;
 pub mod plan;
 pub mod portable;
 pub mod prepared;
 #[cfg(target_arch = "x86_64")]
 pub mod x86;
 
+use choose::Choice;
 use pow_backend_api::{
     Backend, BackendError, Device, DeviceInfo, DeviceKind, Hit, Job, Options, SearchOutcome,
 };
@@ -39,9 +45,8 @@ pub struct Path {
     pub search: SearchFn,
 }
 
-/// Every path this CPU can run, fastest first (`portable` always last). The order is the one
-/// measured on a Sapphire Rapids core (docs/performance.md): the 16-lane AVX-512 SHA-256 beats
-/// SHA-NI, and 8-lane AVX2 SHA-256 beats SHA-NI next to a 4-lane Keccak.
+/// Every path this CPU can run (`portable` always last). Which one the device runs is measured
+/// ([`choose`]); this order only breaks ties and lists them.
 pub fn available_paths() -> Vec<Path> {
     #[allow(unused_mut)]
     let mut paths = Vec::new();
@@ -86,21 +91,6 @@ pub fn available_paths() -> Vec<Path> {
     paths
 }
 
-/// The path chosen by name, or the fastest available.
-pub fn select_path(name: Option<&str>) -> Result<Path, BackendError> {
-    let paths = available_paths();
-    match name {
-        None | Some("auto") => Ok(paths[0]),
-        Some(n) => paths.iter().copied().find(|p| p.name == n).ok_or_else(|| {
-            let names: Vec<_> = paths.iter().map(|p| p.name).collect();
-            BackendError::invalid(format!(
-                "CPU path `{n}` is not available here; available: {}",
-                names.join(", ")
-            ))
-        }),
-    }
-}
-
 /// Number of worker threads to use: `threads` option, else one per available core.
 fn thread_count(options: &Options) -> Result<usize, BackendError> {
     let n = options.get_parsed::<usize>("threads")?.unwrap_or(0);
@@ -134,8 +124,8 @@ impl Backend for CpuBackend {
 
     fn list_devices(&self, options: &Options) -> Result<Vec<DeviceInfo>, BackendError> {
         let threads = thread_count(options)?;
-        let path = select_path(options.get("path"))?;
-        Ok(vec![device_info(threads, path)])
+        let choice = choose::choose(options)?;
+        Ok(vec![device_info(threads, &choice.detail())])
     }
 
     fn open_device(&self, index: u32, options: &Options) -> Result<Box<dyn Device>, BackendError> {
@@ -145,18 +135,18 @@ impl Backend for CpuBackend {
             )));
         }
         let threads = thread_count(options)?;
-        let path = select_path(options.get("path"))?;
-        Ok(Box::new(CpuDevice::new(threads, path)))
+        let choice = choose::choose(options)?;
+        Ok(Box::new(CpuDevice::new(threads, &choice)))
     }
 }
 
-fn device_info(threads: usize, path: Path) -> DeviceInfo {
+fn device_info(threads: usize, detail: &str) -> DeviceInfo {
     DeviceInfo {
         index: 0,
         name: format!("CPU ({threads} threads)").into(),
         kind: DeviceKind::Cpu,
         compute_units: threads as u32,
-        detail: format!("path {}", path.name).into(),
+        detail: detail.into(),
     }
 }
 
@@ -164,19 +154,22 @@ fn device_info(threads: usize, path: Path) -> DeviceInfo {
 /// milliseconds, large enough that claiming costs nothing.
 const CHUNK: u64 = 8192;
 
-/// The CPU device: a thread count, a hashing path and the current job.
+/// The CPU device: a thread count, a hashing path (with how it was chosen, for its detail)
+/// and the current job.
 pub struct CpuDevice {
     threads: usize,
     path: Path,
+    detail: String,
     job: Option<PreparedJob>,
 }
 
 impl CpuDevice {
-    /// A device with `threads` workers on `path`.
-    pub fn new(threads: usize, path: Path) -> Self {
+    /// A device with `threads` workers on the path of `choice`.
+    pub fn new(threads: usize, choice: &Choice) -> Self {
         CpuDevice {
             threads: threads.max(1),
-            path,
+            path: choice.path,
+            detail: choice.detail(),
             job: None,
         }
     }
@@ -184,7 +177,7 @@ impl CpuDevice {
 
 impl Device for CpuDevice {
     fn info(&self) -> DeviceInfo {
-        device_info(self.threads, self.path)
+        device_info(self.threads, &self.detail)
     }
 
     fn set_job(&mut self, job: &Job) -> Result<(), BackendError> {

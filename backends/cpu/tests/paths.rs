@@ -242,16 +242,18 @@ fn parallel_search_keeps_outcome_semantics() {
 
 #[test]
 fn paths_can_be_forced_by_name() {
-    use pow_backend_cpu::select_path;
+    use pow_backend_api::Options;
+    use pow_backend_cpu::choose::{choose, Source};
     let paths = available_paths();
     assert_eq!(paths.last().unwrap().name, "portable");
-    assert_eq!(select_path(None).unwrap().name, paths[0].name);
-    assert_eq!(select_path(Some("auto")).unwrap().name, paths[0].name);
     for p in &paths {
-        assert_eq!(select_path(Some(p.name)).unwrap().name, p.name);
+        let mut options = Options::default();
+        options.set("path", p.name);
+        let choice = choose(&options).unwrap();
+        assert_eq!((choice.path.name, choice.source), (p.name, Source::Forced));
     }
-    let err = select_path(Some("avx9000"))
-        .err()
-        .expect("unknown path refused");
+    let mut options = Options::default();
+    options.set("path", "avx9000");
+    let err = choose(&options).err().expect("unknown path refused");
     assert!(err.to_string().contains("portable"), "{err}");
 }
