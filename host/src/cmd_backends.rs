@@ -33,8 +33,13 @@ pub fn run(ctx: &Context, args: &BackendsArgs) -> Result<(), Failure> {
             println!("    no devices: {n}");
         }
         for d in &p.devices {
+            // With -v, the rest of the detail (the CPU backend's measured rates) in brackets.
+            let more = match &d.more_detail {
+                Some(more) if ctx.verbose > 0 => format!(" ({})", more.replace('\n', "; ")),
+                _ => String::new(),
+            };
             println!(
-                "    [{}] {} ({}, {} units) {}",
+                "    [{}] {} ({}, {} units) {}{more}",
                 d.index, d.name, d.kind, d.compute_units, d.detail
             );
         }

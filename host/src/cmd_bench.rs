@@ -26,7 +26,7 @@ pub struct BenchArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    dispatch: Box<DispatchArgs>,
+    pub(crate) dispatch: Box<DispatchArgs>,
 }
 
 /// Runs `pow-host bench`.

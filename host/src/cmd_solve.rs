@@ -88,7 +88,7 @@ pub struct SolveArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    dispatch: Box<DispatchArgs>,
+    pub(crate) dispatch: Box<DispatchArgs>,
     /// `--farm` (solve with a farm's workers too), `--farm.only`, `--metrics-addr`, ...
     #[command(flatten)]
     farm: Box<FarmArgs>,

@@ -32,7 +32,7 @@ pub struct WorkerArgs {
     batch: Option<u64>,
     /// `--calibrate-seconds`, `--recalibrate`.
     #[command(flatten)]
-    calibration: CalibrationArgs,
+    pub(crate) calibration: CalibrationArgs,
     /// Serve Prometheus metrics at this address (for example 127.0.0.1:9101).
     #[arg(long = "metrics-addr", value_name = "HOST:PORT")]
     metrics_addr: Option<String>,

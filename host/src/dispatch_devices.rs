@@ -4,7 +4,7 @@
 use crate::plugins::{OpenDevice, Plugin};
 use crate::selection::Selection;
 use crate::Failure;
-use pow_backend_api::{BackendError, Job, SearchOutcome};
+use pow_backend_api::{BackendError, Job, Options, SearchOutcome};
 use pow_dispatch::{DeviceMeta, DispatchDevice};
 use std::sync::atomic::AtomicBool;
 
@@ -37,15 +37,18 @@ fn plugin_fingerprint(plugin: &Plugin) -> String {
 
 impl HostDevice {
     /// Wraps a device opened from `plugin` with `options_text` (its options, for the
-    /// calibration cache key).
+    /// calibration cache key). Only the first line of the device's detail goes into its meta
+    /// and identity: the lines after it may change from run to run (see
+    /// [`pow_backend_api::DeviceInfo::detail`]).
     pub fn new(device: OpenDevice, plugin: &Plugin, options_text: &str) -> Self {
         let info = &device.info;
+        let (detail, _) = info.detail_parts();
         let meta = DeviceMeta {
             label: device.label(),
             backend: device.backend.clone(),
             index: info.index,
             name: info.name.to_string(),
-            detail: info.detail.to_string(),
+            detail: detail.to_string(),
             kind: info.kind,
             plugin: plugin.path.clone(),
             fingerprint: format!(
@@ -54,7 +57,7 @@ impl HostDevice {
                 info.index,
                 info.name,
                 info.compute_units,
-                info.detail
+                detail
             ),
         };
         HostDevice { device, meta }
@@ -68,7 +71,7 @@ impl HostDevice {
             backend: device.backend.clone(),
             index: device.info.index,
             name: device.info.name.to_string(),
-            detail: device.info.detail.to_string(),
+            detail: device.info.detail_parts().0.to_string(),
             kind: device.info.kind,
             plugin: Default::default(),
             fingerprint: String::new(),
@@ -113,10 +116,13 @@ pub fn open_dispatch_devices(
                 .iter()
                 .find(|p| p.name == d.backend)
                 .expect("an opened device comes from a loaded plugin");
+            // The host's own keys say where to cache and whether to measure again, not what
+            // the device does: they stay out of its identity.
             let options = selection.options_for(&plugin.name);
             let text: Vec<String> = options
                 .pairs
                 .iter()
+                .filter(|p| !Options::HOST_KEYS.contains(&p.key.as_str()))
                 .map(|p| format!("{}={}", p.key, p.value))
                 .collect();
             Box::new(HostDevice::new(d, plugin, &text.join(","))) as Box<dyn DispatchDevice>

@@ -91,12 +91,24 @@ pub struct Context {
     pub verbose: u8,
 }
 
+impl Command {
+    /// Whether the command was given `--recalibrate` (passed on to every backend as
+    /// `recalibrate=1`); commands without that option never are.
+    fn recalibrate(&self) -> bool {
+        match self {
+            Command::Solve(a) => a.dispatch.calibration.recalibrate,
+            Command::Bench(a) => a.dispatch.calibration.recalibrate,
+            Command::Register(a) => a.chain.calibration.recalibrate,
+            Command::Faucet(a) => a.chain.calibration.recalibrate,
+            Command::Worker(a) => a.calibration.recalibrate,
+            Command::Backends(_) | Command::Soak(_) | Command::Farm(_) => false,
+        }
+    }
+}
+
 impl GlobalArgs {
     fn selection(&self) -> Result<Selection, Failure> {
-        let mut sel = Selection {
-            backends: Selection::parse_backend_list(&self.backends),
-            ..Selection::default()
-        };
+        let mut sel = Selection::new(&self.backends);
         if let Some(t) = self.threads {
             sel.common.push(("threads".into(), t.to_string()));
         }
@@ -116,7 +128,11 @@ impl GlobalArgs {
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
-    let selection = cli.global.selection()?;
+    let mut selection = cli.global.selection()?;
+    selection.host.recalibrate = match &cli.command {
+        Some(command) => command.recalibrate(),
+        None => cli.default_register.chain.calibration.recalibrate,
+    };
     let dirs = plugin_dirs(&cli.global.plugin_dirs);
     let report = load_all_with(
         &dirs,

@@ -54,16 +54,7 @@ impl BackendsOutput {
                     api_version: p.api_version.clone(),
                     interface_version: p.interface_version,
                     note,
-                    devices: devices
-                        .iter()
-                        .map(|d| DeviceOutput {
-                            index: d.index,
-                            name: d.name.to_string(),
-                            kind: d.kind.as_str().to_string(),
-                            compute_units: d.compute_units,
-                            detail: d.detail.to_string(),
-                        })
-                        .collect(),
+                    devices: devices.iter().map(DeviceOutput::of).collect(),
                 }
             })
             .collect();
@@ -115,8 +106,26 @@ pub struct DeviceOutput {
     pub kind: String,
     /// Cores, threads or compute units.
     pub compute_units: u32,
-    /// Backend-specific detail (driver, path, ...).
+    /// Backend-specific detail (driver, path, ...): the first line of the device's detail.
     pub detail: String,
+    /// The rest of the device's detail (`-v`), such as the rates the CPU backend chose its path
+    /// by, else `null`.
+    pub more_detail: Option<String>,
+}
+
+impl DeviceOutput {
+    /// A listed device.
+    fn of(d: &pow_backend_api::DeviceInfo) -> DeviceOutput {
+        let (detail, more) = d.detail_parts();
+        DeviceOutput {
+            index: d.index,
+            name: d.name.to_string(),
+            kind: d.kind.as_str().to_string(),
+            compute_units: d.compute_units,
+            detail: detail.to_string(),
+            more_detail: more.map(str::to_string),
+        }
+    }
 }
 
 /// A plugin file and what was wrong with it.

@@ -4,6 +4,40 @@ use crate::plugins::{OpenDevice, Plugin};
 use crate::Failure;
 use pow_backend_api::Options;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What the host itself tells every backend, under the keys `pow-backend-api` reserves for it
+/// (see [`Options`]): its cache folder and whether to measure again.
+#[derive(Clone, Debug, Default)]
+pub struct HostOptions {
+    /// `cache-dir`: the host's cache folder (`~/.cache/pow-host`), where backends may keep
+    /// measurements; `None` (no `HOME`) or a path that is not UTF-8 leaves the key out.
+    pub cache_dir: Option<PathBuf>,
+    /// `recalibrate=1`: `--recalibrate` was given.
+    pub recalibrate: bool,
+}
+
+impl HostOptions {
+    /// The host's cache folder from the environment ([`pow_dispatch::default_cache_dir`]),
+    /// not recalibrating.
+    pub fn from_environment() -> HostOptions {
+        HostOptions {
+            cache_dir: pow_dispatch::default_cache_dir(),
+            recalibrate: false,
+        }
+    }
+
+    /// Sets the keys in `options`.
+    fn apply(&self, options: &mut Options) {
+        // Options are UTF-8: a folder that is not stays out (the backends then cache nothing).
+        if let Some(dir) = self.cache_dir.as_deref().and_then(|d| d.to_str()) {
+            options.set(Options::CACHE_DIR, dir);
+        }
+        if self.recalibrate {
+            options.set(Options::RECALIBRATE, "1");
+        }
+    }
+}
 
 /// What the user asked for, independent of which plugins exist.
 #[derive(Clone, Debug, Default)]
@@ -16,9 +50,22 @@ pub struct Selection {
     pub common: Vec<(String, String)>,
     /// Options for one backend (`--backend-opt cpu.path=portable`).
     pub specific: BTreeMap<String, Vec<(String, String)>>,
+    /// What the host passes to every backend (cache folder, `--recalibrate`).
+    pub host: HostOptions,
 }
 
 impl Selection {
+    /// The selection of `--backends LIST` (see [`Selection::parse_backend_list`]), with the
+    /// host's cache folder for the backends; the one start of the CLI's and the Python
+    /// package's selections.
+    pub fn new(backend_list: &str) -> Selection {
+        Selection {
+            backends: Selection::parse_backend_list(backend_list),
+            host: HostOptions::from_environment(),
+            ..Selection::default()
+        }
+    }
+
     /// Parses `--backends LIST`: comma-separated names or `all`.
     pub fn parse_backend_list(list: &str) -> Vec<String> {
         let names: Vec<String> = list
@@ -65,9 +112,11 @@ impl Selection {
         Ok(())
     }
 
-    /// The options for one backend.
+    /// The options for one backend: the host's keys ([`HostOptions`]), then the common
+    /// options, then the backend's own `--backend-opt` settings (which may override both).
     pub fn options_for(&self, backend: &str) -> Options {
         let mut o = Options::default();
+        self.host.apply(&mut o);
         for (k, v) in &self.common {
             o.set(k, v.clone());
         }

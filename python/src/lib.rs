@@ -47,10 +47,7 @@ fn load(
     threads: Option<usize>,
     options: &[String],
 ) -> Result<(LoadReport, Selection), Failure> {
-    let mut selection = Selection {
-        backends: Selection::parse_backend_list(backends),
-        ..Selection::default()
-    };
+    let mut selection = Selection::new(backends);
     if let Some(t) = threads {
         if t == 0 || t > 4096 {
             return Err(Failure::usage("threads must be between 1 and 4096"));
