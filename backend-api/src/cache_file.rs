@@ -1,18 +1,24 @@
 //! Writing a file of the host's cache folder (`~/.cache/pow-host/`) so that a reader never sees
-//! half of it: the host's calibration cache and the CPU backend's path measurement both write
-//! through [`write_atomically`].
+//! half of it: the host's calibration cache, the CPU backend's path measurement and the GPU
+//! backends' kernel cache all write through [`write_atomically`].
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Writes `bytes` to `path` through a temporary file in the same folder (named after this
-/// process) renamed over it, creating the folder first. Two processes writing at once each
-/// leave a whole file; the last rename wins.
+/// process and call) renamed over it, creating the folder first. Two writers at once, in one
+/// process or two, each leave a whole file; the last rename wins.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    static SERIAL: AtomicU64 = AtomicU64::new(0);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".tmp{}", std::process::id()));
+    tmp_name.push(format!(
+        ".tmp{}.{}",
+        std::process::id(),
+        SERIAL.fetch_add(1, Ordering::Relaxed)
+    ));
     let tmp = path.with_file_name(tmp_name);
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path).inspect_err(|_| {

@@ -4,7 +4,6 @@
 //! cache only cost a rebuild.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The cache folder of an API (`opencl`, `cuda`), when a home or cache folder is known.
 pub fn dir(api: &str) -> Option<PathBuf> {
@@ -22,20 +21,10 @@ pub fn load(api: &str, key: &str) -> Option<Vec<u8>> {
         .filter(|b| !b.is_empty())
 }
 
-/// Stores a binary atomically (temporary file, then rename).
+/// Stores a binary atomically (`pow_backend_api::cache_file::write_atomically`).
 pub fn store(api: &str, key: &str, binary: &[u8]) {
-    let Some(dir) = dir(api) else { return };
-    if std::fs::create_dir_all(&dir).is_err() {
-        return;
+    if let Some(dir) = dir(api) {
+        let file = dir.join(format!("{key}.bin"));
+        let _ = pow_backend_api::cache_file::write_atomically(&file, binary);
     }
-    static SERIAL: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
-        "{key}.{}.{}.tmp",
-        std::process::id(),
-        SERIAL.fetch_add(1, Ordering::Relaxed)
-    ));
-    if std::fs::write(&tmp, binary).is_ok() {
-        let _ = std::fs::rename(&tmp, dir.join(format!("{key}.bin")));
-    }
-    let _ = std::fs::remove_file(&tmp);
 }
