@@ -45,12 +45,18 @@ fn backends_v_reports_measured_rates_then_cached_ones() {
     let file = home.path().join("pow-host").join("cpu-paths.json");
 
     let first = cpu_line(&pow_host(&["-v", "backends"], home.path()));
-    assert!(first.contains("rates on 1 thread, measured now: "), "{first}");
+    assert!(
+        first.contains("rates on 1 thread, measured now: "),
+        "{first}"
+    );
     assert!(first.contains("portable"), "{first}");
     assert!(file.is_file(), "no cache file after the first run");
 
     let second = cpu_line(&pow_host(&["-v", "backends"], home.path()));
-    assert!(second.contains("rates on 1 thread, from the cache: "), "{second}");
+    assert!(
+        second.contains("rates on 1 thread, from the cache: "),
+        "{second}"
+    );
     // The same path and the same rates, read back.
     let rates = |line: &str| line.split_once(": ").unwrap().1.to_string();
     assert_eq!(rates(&first), rates(&second));
@@ -62,8 +68,12 @@ fn backends_v_reports_measured_rates_then_cached_ones() {
 
     // Without -v only the path; JSON carries both parts.
     let quiet = cpu_line(&pow_host(&["backends"], home.path()));
-    assert!(quiet.ends_with(&format!("path {}", path(&first))), "{quiet}");
-    let json: Value = serde_json::from_str(&pow_host(&["backends", "--json"], home.path())).unwrap();
+    assert!(
+        quiet.ends_with(&format!("path {}", path(&first))),
+        "{quiet}"
+    );
+    let json: Value =
+        serde_json::from_str(&pow_host(&["backends", "--json"], home.path())).unwrap();
     let device = &json["backends"][0]["devices"][0];
     assert_eq!(device["detail"], format!("path {}", path(&first)));
     assert!(
@@ -89,7 +99,10 @@ fn the_cached_rates_choose_the_path_until_recalibrate_measures_again() {
     }
     std::fs::write(&file, serde_json::to_vec(&json).unwrap()).unwrap();
     let line = cpu_line(&pow_host(&["-v", "backends"], home.path()));
-    assert!(line.contains("path portable (rates on 1 thread, from the cache"), "{line}");
+    assert!(
+        line.contains("path portable (rates on 1 thread, from the cache"),
+        "{line}"
+    );
 
     // `solve --recalibrate` passes `recalibrate=1`: the cpu backend measures again.
     pow_host(
