@@ -1,8 +1,10 @@
 //! Attempts per second of every CPU path on one thread, measured against the thread's own
 //! CPU time (`/proc/thread-self/schedstat`, Linux) as well as wall time, so that a rough
-//! per-core figure survives a machine shared with other work.
+//! per-core figure survives a machine shared with other work. The paths take turns for
+//! `ROUNDS` rounds (so a change in clock or load hits all of them alike); each path's best
+//! round is printed.
 //!
-//! `cargo run -p pow-benches --release --example path_rates [SECONDS]`
+//! `cargo run -p pow-benches --release --example path_rates [SECONDS_PER_ROUND [ROUNDS [PATH,...]]]`
 
 use pow_backend_cpu::available_paths;
 use pow_backend_cpu::prepared::PreparedJob;
@@ -16,35 +18,45 @@ fn thread_cpu_ns() -> Option<u64> {
 }
 
 fn main() {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2.0);
-    println!("challenge path       wall M/s   cpu-time M/s");
+    let mut args = std::env::args().skip(1);
+    let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1.0);
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
+    let only: Option<Vec<String>> = args.next().map(|s| s.split(',').map(String::from).collect());
+    let paths: Vec<_> = available_paths()
+        .into_iter()
+        .filter(|p| only.as_ref().is_none_or(|o| o.iter().any(|n| n == p.name)))
+        .collect();
+    println!("challenge path          wall M/s   cpu-time M/s   (best of {rounds} rounds)");
     for kind in ["v1", "legacy", "faucet"] {
         let job = PreparedJob::new(&sample_job(kind));
-        for path in available_paths() {
-            let batch = 1 << 14;
-            let mut start = 0u64;
-            let (t0, c0) = (Instant::now(), thread_cpu_ns());
-            let mut done = 0u64;
-            while t0.elapsed().as_secs_f64() < seconds {
-                assert!((path.search)(&job, start, batch).is_none());
-                start += batch;
-                done += batch;
-            }
-            let wall = t0.elapsed().as_secs_f64();
-            let cpu = match (c0, thread_cpu_ns()) {
-                (Some(a), Some(b)) => {
-                    format!("{:>10.2}", done as f64 / ((b - a) as f64 * 1e-9) / 1e6)
+        // Best (wall, cpu-time) rate of each path.
+        let mut best = vec![(0f64, None::<f64>); paths.len()];
+        let mut start = 0u64;
+        for _ in 0..rounds {
+            for (path, best) in paths.iter().zip(best.iter_mut()) {
+                let batch = 1 << 14;
+                let (t0, c0) = (Instant::now(), thread_cpu_ns());
+                let mut done = 0u64;
+                while t0.elapsed().as_secs_f64() < seconds {
+                    assert!((path.search)(&job, start, batch).is_none());
+                    start += batch;
+                    done += batch;
                 }
-                _ => "         -".into(),
-            };
-            println!(
-                "{kind:<9} {:<10} {:>8.2}   {cpu}",
-                path.name,
-                done as f64 / wall / 1e6
-            );
+                let wall = done as f64 / t0.elapsed().as_secs_f64() / 1e6;
+                let cpu = match (c0, thread_cpu_ns()) {
+                    (Some(a), Some(b)) => Some(done as f64 / ((b - a) as f64 * 1e-9) / 1e6),
+                    _ => None,
+                };
+                best.0 = best.0.max(wall);
+                best.1 = match (best.1, cpu) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    (x, y) => x.or(y),
+                };
+            }
+        }
+        for (path, (wall, cpu)) in paths.iter().zip(best) {
+            let cpu = cpu.map_or("         -".into(), |c| format!("{c:>10.2}"));
+            println!("{kind:<9} {:<13} {wall:>8.2}   {cpu}", path.name);
         }
     }
 }

@@ -154,12 +154,20 @@ pub(crate) fn store64(x: V) -> [u64; KL] {
     out
 }
 
-/// Loads four u64 Keccak lanes.
+/// Keccak input lanes 0..3 of four digests, each given as two 128-bit halves holding its
+/// lanes (0, 1) and (2, 3), without a trip through memory.
 #[inline]
 #[target_feature(enable = "avx2")]
-pub(crate) fn load64(x: &[u64; KL]) -> V {
-    // SAFETY: reads 32 bytes from a 32-byte array.
-    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+pub(crate) fn lanes_from_pairs(p: &[(__m128i, __m128i); KL]) -> [V; 4] {
+    let join = |lo: __m128i, hi: __m128i| {
+        _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi)
+    };
+    [
+        join(_mm_unpacklo_epi64(p[0].0, p[1].0), _mm_unpacklo_epi64(p[2].0, p[3].0)),
+        join(_mm_unpackhi_epi64(p[0].0, p[1].0), _mm_unpackhi_epi64(p[2].0, p[3].0)),
+        join(_mm_unpacklo_epi64(p[0].1, p[1].1), _mm_unpacklo_epi64(p[2].1, p[3].1)),
+        join(_mm_unpackhi_epi64(p[0].1, p[1].1), _mm_unpackhi_epi64(p[2].1, p[3].1)),
+    ]
 }
 
 /// The 8 digests as Keccak input lanes 0..3, in two runs of 4 (lanes 0..3, 4..7).

@@ -140,12 +140,17 @@ pub(crate) fn store64(x: V) -> [u64; KL] {
     out
 }
 
-/// Loads eight u64 Keccak lanes.
+/// Keccak input lanes 0..3 of eight digests, each given as two 128-bit halves holding its
+/// lanes (0, 1) and (2, 3), without a trip through memory.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-pub(crate) fn load64(x: &[u64; KL]) -> V {
-    // SAFETY: reads 64 bytes from a 64-byte array.
-    unsafe { _mm512_loadu_si512(x.as_ptr().cast()) }
+pub(crate) fn lanes_from_pairs(p: &[(__m128i, __m128i); KL]) -> [V; 4] {
+    let (lo, hi) = p.split_at(4);
+    let lo = crate::x86::avx2::lanes_from_pairs(lo.try_into().expect("four digests"));
+    let hi = crate::x86::avx2::lanes_from_pairs(hi.try_into().expect("four digests"));
+    core::array::from_fn(|i| {
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo[i]), hi[i])
+    })
 }
 
 /// The 16 digests as Keccak input lanes 0..3, in two runs of 8 (lanes 0..7, 8..15). Keccak

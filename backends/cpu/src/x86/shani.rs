@@ -1,12 +1,17 @@
-//! SHA-NI paths: one SHA-256 compression per attempt with the SHA extensions
-//! (`sha256rnds2`, `sha256msg1/2`), the digests then gathered into a SIMD Keccak run
-//! (8 lanes with AVX-512, 4 with AVX2).
+//! SHA-NI paths: SHA-256 with the SHA extensions (`sha256rnds2`, `sha256msg1/2`) on four
+//! interleaved streams, the digests then gathered into a SIMD Keccak run (8 lanes with
+//! AVX-512, 4 with AVX2).
+//!
+//! One compression is a chain of 32 dependent `sha256rnds2`; alone it waits on that
+//! instruction's latency (about 4 cycles on Zen, so ~130 cycles), while four independent
+//! streams keep the SHA unit issuing every cycle and cost about as much as their
+//! throughput allows (docs/performance.md has the measurements).
 //!
 //! SHA-NI has only legacy-SSE encodings; running it while the upper halves of the vector
-//! registers are dirty from 256/512-bit Keccak work costs hundreds of cycles, so every batch
-//! clears them with `vzeroupper` first.
+//! registers are dirty from 256/512-bit Keccak work costs hundreds of cycles on Intel cores, so
+//! every batch clears them with `vzeroupper` first.
 
-use crate::plan::SplitCache;
+use crate::plan::{Plan, SplitCache};
 use crate::portable::seal_lanes;
 use crate::prepared::{batched_search, PreparedJob};
 use core::arch::x86_64::*;
@@ -15,64 +20,125 @@ use pow_backend_api::Hit;
 /// SHA-256 round constants, four per 128-bit load.
 static K4: [u32; 64] = crate::plan::K;
 
-/// One SHA-256 compression with the SHA extensions.
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-pub(crate) fn compress_shani(state: &mut [u32; 8], w: &[u32; 16]) {
-    let s = state.map(|x| x as i32);
-    // State as the instructions want it: ABEF and CDGH, A/C in the top lane.
-    let mut abef = _mm_set_epi32(s[0], s[1], s[4], s[5]);
-    let mut cdgh = _mm_set_epi32(s[2], s[3], s[6], s[7]);
-    let (abef0, cdgh0) = (abef, cdgh);
-    // SAFETY: each load reads 16 bytes inside a 64-byte array.
-    let load = |a: &[u32], i: usize| unsafe { _mm_loadu_si128(a[4 * i..].as_ptr().cast()) };
-    let mut m = [load(w, 0), load(w, 1), load(w, 2), load(w, 3)];
-    for i in 0..16 {
-        if i >= 4 {
-            // W[4i..4i+4] from the groups i-4 (m[i%4]), i-3, i-2 and i-1.
-            let t = _mm_sha256msg1_epu32(m[i % 4], m[(i + 1) % 4]);
-            let t = _mm_add_epi32(t, _mm_alignr_epi8::<4>(m[(i + 3) % 4], m[(i + 2) % 4]));
-            m[i % 4] = _mm_sha256msg2_epu32(t, m[(i + 3) % 4]);
-        }
-        let wk = _mm_add_epi32(m[i % 4], load(&K4, i));
-        // Two rounds turn (CDGH, ABEF) into (old ABEF, new ABEF): `cdgh` briefly holds the
-        // new ABEF, then the next two rounds restore the names.
-        cdgh = _mm_sha256rnds2_epu32(cdgh, abef, wk);
-        abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32::<0x0E>(wk));
-    }
-    abef = _mm_add_epi32(abef, abef0);
-    cdgh = _mm_add_epi32(cdgh, cdgh0);
-    *state = [
-        _mm_extract_epi32::<3>(abef) as u32,
-        _mm_extract_epi32::<2>(abef) as u32,
-        _mm_extract_epi32::<3>(cdgh) as u32,
-        _mm_extract_epi32::<2>(cdgh) as u32,
-        _mm_extract_epi32::<1>(abef) as u32,
-        _mm_extract_epi32::<0>(abef) as u32,
-        _mm_extract_epi32::<1>(cdgh) as u32,
-        _mm_extract_epi32::<0>(cdgh) as u32,
-    ];
+/// SHA-256 streams compressed side by side.
+const STREAMS: usize = 4;
+
+/// A SHA-256 state as the SHA instructions hold it: `ABEF` and `CDGH`, A and C in the top
+/// 32-bit lane.
+#[derive(Clone, Copy)]
+struct ShaState {
+    abef: __m128i,
+    cdgh: __m128i,
 }
 
-/// The SHA-256 state after the last block for one nonce, with SHA-NI.
+impl ShaState {
+    #[inline]
+    #[target_feature(enable = "sse2,avx")]
+    fn from_words(s: &[u32; 8]) -> ShaState {
+        let s = s.map(|x| x as i32);
+        ShaState {
+            abef: _mm_set_epi32(s[0], s[1], s[4], s[5]),
+            cdgh: _mm_set_epi32(s[2], s[3], s[6], s[7]),
+        }
+    }
+
+    /// Keccak input lanes (0, 1) and (2, 3) of this digest: the digest's bytes in order,
+    /// 16 at a time. `CDGH:ABEF` high halves hold D C B A (low lane first), so a full byte
+    /// reversal gives A B C D, each word byte-swapped into the big-endian byte string.
+    #[inline]
+    #[target_feature(enable = "sse2,ssse3,avx")]
+    fn keccak_lanes(&self) -> (__m128i, __m128i) {
+        let reverse = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        (
+            _mm_shuffle_epi8(_mm_unpackhi_epi64(self.cdgh, self.abef), reverse),
+            _mm_shuffle_epi8(_mm_unpacklo_epi64(self.cdgh, self.abef), reverse),
+        )
+    }
+}
+
+/// One SHA-256 compression of each of `N` states with the SHA extensions, the streams'
+/// rounds interleaved; `msg` holds each stream's 16 message words, four per vector.
 #[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1")]
-fn digest_shani(job: &PreparedJob, nonce: u64, cache: &mut SplitCache) -> [u32; 8] {
-    let plan = &job.plan;
-    let (mut st, first) = match plan.split_mask {
-        Some(m) => (cache.state_after_block0(plan, m, nonce), 1),
-        None => (plan.midstate, 0),
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1,avx")]
+fn compress_streams<const N: usize>(state: &mut [ShaState; N], msg: &[[__m128i; 4]; N]) {
+    let mut m = *msg;
+    let mut st = *state;
+    // Unrolled so that every `m[i % 4]` is a register, not an indexed stack slot.
+    crate::x86::kernels::unroll!(I, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
+        // SAFETY: reads 16 bytes inside the 256-byte table.
+        let k = unsafe { _mm_loadu_si128(K4[4 * I..].as_ptr().cast()) };
+        for s in 0..N {
+            let m = &mut m[s];
+            if I >= 4 {
+                // W[4i..4i+4] from the groups i-4 (m[i%4]), i-3, i-2 and i-1.
+                let t = _mm_sha256msg1_epu32(m[I % 4], m[(I + 1) % 4]);
+                let t = _mm_add_epi32(t, _mm_alignr_epi8::<4>(m[(I + 3) % 4], m[(I + 2) % 4]));
+                m[I % 4] = _mm_sha256msg2_epu32(t, m[(I + 3) % 4]);
+            }
+            let wk = _mm_add_epi32(m[I % 4], k);
+            // Two rounds turn (CDGH, ABEF) into (old ABEF, new ABEF): `cdgh` briefly holds
+            // the new ABEF, then the next two rounds restore the names.
+            let x = &mut st[s];
+            x.cdgh = _mm_sha256rnds2_epu32(x.cdgh, x.abef, wk);
+            x.abef = _mm_sha256rnds2_epu32(x.abef, x.cdgh, _mm_shuffle_epi32::<0x0E>(wk));
+        }
+    });
+    for s in 0..N {
+        state[s].abef = _mm_add_epi32(state[s].abef, st[s].abef);
+        state[s].cdgh = _mm_add_epi32(state[s].cdgh, st[s].cdgh);
+    }
+}
+
+/// Block `b`'s message words for one nonce, four per vector, built in registers: the
+/// constant words come from the plan, and the few words holding nonce bytes are inserted
+/// (a scalar build stored and reloaded as vectors would stall on store forwarding).
+#[inline]
+#[target_feature(enable = "sse2,sse4.1,avx")]
+fn message(plan: &Plan, b: usize, nonce: u64) -> [__m128i; 4] {
+    let words = &plan.blocks[b].words;
+    // SAFETY: each load reads 16 bytes inside a 64-byte array.
+    let mut m: [__m128i; 4] =
+        core::array::from_fn(|g| unsafe { _mm_loadu_si128(words[4 * g..].as_ptr().cast()) });
+    for p in plan.pieces.iter().filter(|p| p.block == b) {
+        let w = (words[p.word] | p.bits(nonce)) as i32;
+        let v = &mut m[p.word / 4];
+        *v = match p.word % 4 {
+            0 => _mm_insert_epi32::<0>(*v, w),
+            1 => _mm_insert_epi32::<1>(*v, w),
+            2 => _mm_insert_epi32::<2>(*v, w),
+            _ => _mm_insert_epi32::<3>(*v, w),
+        };
+    }
+    m
+}
+
+/// The final SHA-256 states of `STREAMS` nonces, as Keccak input lane pairs (see
+/// [`ShaState::keccak_lanes`]).
+#[inline]
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1,avx")]
+fn digest_streams(
+    plan: &Plan,
+    nonces: &[u64; STREAMS],
+    cache: &mut SplitCache,
+) -> [(__m128i, __m128i); STREAMS] {
+    let (mut state, first) = match plan.split_mask {
+        Some(mask) => {
+            let shared = ShaState::from_words(&cache.state_after_block0(plan, mask, nonces[0]));
+            let mut state = [shared; STREAMS];
+            for (s, &nonce) in nonces.iter().enumerate().skip(1) {
+                if nonce & mask != nonces[0] & mask {
+                    state[s] = ShaState::from_words(&cache.state_after_block0(plan, mask, nonce));
+                }
+            }
+            (state, 1)
+        }
+        None => ([ShaState::from_words(&plan.midstate); STREAMS], 0),
     };
     for b in first..plan.blocks.len() {
-        compress_shani(&mut st, &plan.block_words(b, nonce));
+        let msg = nonces.map(|n| message(plan, b, n));
+        compress_streams(&mut state, &msg);
     }
-    st
-}
-
-/// Keccak input lane `i` of a digest.
-#[inline(always)]
-fn lane(d: &[u32; 8], i: usize) -> u64 {
-    ((d[2 * i + 1].swap_bytes() as u64) << 32) | d[2 * i].swap_bytes() as u64
+    state.map(|s| s.keccak_lanes())
 }
 
 /// Emits a SHA-NI + SIMD-Keccak path over the Keccak kernel of module `$k`.
@@ -93,22 +159,17 @@ macro_rules! shani_path {
 
             #[target_feature(enable = $feat)]
             fn batch(job: &PreparedJob, base: u64, cache: &mut SplitCache) -> [u64; KL] {
-                let mut lanes = [[0u64; KL]; 4];
+                let mut pairs = [(_mm_setzero_si128(), _mm_setzero_si128()); KL];
                 // Clean upper register halves before the SSE-encoded SHA instructions.
                 _mm256_zeroupper();
-                for l in 0..KL {
-                    let nonce = job.mapping.nonce(base.wrapping_add(l as u64));
-                    let d = digest_shani(job, nonce, cache);
-                    for (i, row) in lanes.iter_mut().enumerate() {
-                        row[l] = lane(&d, i);
-                    }
+                for g in 0..KL / STREAMS {
+                    let nonces: [u64; STREAMS] = core::array::from_fn(|s| {
+                        job.mapping.nonce(base.wrapping_add((g * STREAMS + s) as u64))
+                    });
+                    let digests = digest_streams(&job.plan, &nonces, cache);
+                    pairs[g * STREAMS..(g + 1) * STREAMS].copy_from_slice(&digests);
                 }
-                let d = [
-                    k::load64(&lanes[0]),
-                    k::load64(&lanes[1]),
-                    k::load64(&lanes[2]),
-                    k::load64(&lanes[3]),
-                ];
+                let d = k::lanes_from_pairs(&pairs);
                 let top = if job.seal_big_endian {
                     k::keccak_top::<0>(&d)
                 } else {
