@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 /// Vector of 8 x u32 (SHA-256) or 4 x u64 (Keccak).
-type V = __m256i;
+pub(crate) type V = __m256i;
 /// SHA-256 lanes per batch.
 const SL: usize = 8;
 /// Keccak lanes per run.
@@ -159,14 +159,25 @@ pub(crate) fn store64(x: V) -> [u64; KL] {
 #[inline]
 #[target_feature(enable = "avx2")]
 pub(crate) fn lanes_from_pairs(p: &[(__m128i, __m128i); KL]) -> [V; 4] {
-    let join = |lo: __m128i, hi: __m128i| {
-        _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi)
-    };
+    let join =
+        |lo: __m128i, hi: __m128i| _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi);
     [
-        join(_mm_unpacklo_epi64(p[0].0, p[1].0), _mm_unpacklo_epi64(p[2].0, p[3].0)),
-        join(_mm_unpackhi_epi64(p[0].0, p[1].0), _mm_unpackhi_epi64(p[2].0, p[3].0)),
-        join(_mm_unpacklo_epi64(p[0].1, p[1].1), _mm_unpacklo_epi64(p[2].1, p[3].1)),
-        join(_mm_unpackhi_epi64(p[0].1, p[1].1), _mm_unpackhi_epi64(p[2].1, p[3].1)),
+        join(
+            _mm_unpacklo_epi64(p[0].0, p[1].0),
+            _mm_unpacklo_epi64(p[2].0, p[3].0),
+        ),
+        join(
+            _mm_unpackhi_epi64(p[0].0, p[1].0),
+            _mm_unpackhi_epi64(p[2].0, p[3].0),
+        ),
+        join(
+            _mm_unpacklo_epi64(p[0].1, p[1].1),
+            _mm_unpacklo_epi64(p[2].1, p[3].1),
+        ),
+        join(
+            _mm_unpackhi_epi64(p[0].1, p[1].1),
+            _mm_unpackhi_epi64(p[2].1, p[3].1),
+        ),
     ]
 }
 

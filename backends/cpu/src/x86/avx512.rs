@@ -5,7 +5,7 @@
 use core::arch::x86_64::*;
 
 /// Vector of 16 x u32 (SHA-256) or 8 x u64 (Keccak).
-type V = __m512i;
+pub(crate) type V = __m512i;
 /// SHA-256 lanes per batch.
 const SL: usize = 16;
 /// Keccak lanes per run.
@@ -148,9 +148,7 @@ pub(crate) fn lanes_from_pairs(p: &[(__m128i, __m128i); KL]) -> [V; 4] {
     let (lo, hi) = p.split_at(4);
     let lo = crate::x86::avx2::lanes_from_pairs(lo.try_into().expect("four digests"));
     let hi = crate::x86::avx2::lanes_from_pairs(hi.try_into().expect("four digests"));
-    core::array::from_fn(|i| {
-        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo[i]), hi[i])
-    })
+    core::array::from_fn(|i| _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo[i]), hi[i]))
 }
 
 /// The 16 digests as Keccak input lanes 0..3, in two runs of 8 (lanes 0..7, 8..15). Keccak

@@ -17,6 +17,20 @@ macro_rules! unroll {
 }
 pub(crate) use unroll;
 
+/// Work interleaved with the Keccak rounds of [`simd_kernels`]' `keccak_top_with`.
+pub(crate) trait PassWork {
+    /// Runs after two-round pass `pass` (0..=10); inlined into the Keccak loop, so an
+    /// implementation must be `#[inline(always)]` and free of closures for its intrinsics to
+    /// inline with the path's target features.
+    fn after_pass(&mut self, pass: usize);
+}
+
+/// No interleaved work.
+impl PassWork for () {
+    #[inline(always)]
+    fn after_pass(&mut self, _pass: usize) {}
+}
+
 /// Makes the calling function realign its stack frame to 64 bytes. The Keccak state does
 /// not fit in 16 vector registers, so the compiler spills lanes to the frame; in a frame
 /// only 16-byte aligned, half of those 32-byte slots can straddle two cache lines depending
@@ -162,6 +176,18 @@ macro_rules! simd_kernels {
         #[inline]
         #[target_feature(enable = $feat)]
         pub(crate) fn keccak_top<const LANE: usize>(digest: &[V; 4]) -> V {
+            keccak_top_with::<LANE>(digest, &mut ())
+        }
+
+        /// [`keccak_top`] that runs `work.after_pass(pass)` after each of its 11 two-round
+        /// passes (`pass` = 0..=10), so that independent work (the next batch's SHA-NI
+        /// rounds) sits between the rounds and fills the vector units while they wait.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        pub(crate) fn keccak_top_with<const LANE: usize>(
+            digest: &[V; 4],
+            work: &mut impl crate::x86::kernels::PassWork,
+        ) -> V {
             let zero = bcast64(0);
             let one = bcast64(1);
             let pad = bcast64(0x8000_0000_0000_0000);
@@ -184,11 +210,10 @@ macro_rules! simd_kernels {
             a[0] = xor(a[0], bcast64(RC[0]));
             // Rounds 1..=22, two per pass (a -> e -> a).
             let mut e = [zero; 25];
-            let mut r = 1;
-            while r < 23 {
-                round(&a, &mut e, RC[r]);
-                round(&e, &mut a, RC[r + 1]);
-                r += 2;
+            for pass in 0..11 {
+                round(&a, &mut e, RC[2 * pass + 1]);
+                round(&e, &mut a, RC[2 * pass + 2]);
+                work.after_pass(pass);
             }
             // Last round: only the lanes that feed output lane LANE.
             let mut c = [zero; 5];

@@ -3,17 +3,21 @@
 //! AVX-512, 4 with AVX2).
 //!
 //! One compression is a chain of 32 dependent `sha256rnds2`; alone it waits on that
-//! instruction's latency (about 4 cycles on Zen, so ~130 cycles), while four independent
-//! streams keep the SHA unit issuing every cycle and cost about as much as their
-//! throughput allows (docs/performance.md has the measurements).
+//! instruction's latency (about 4 cycles on Zen, so ~130 cycles per compression). The paths
+//! therefore run four streams side by side, and software-pipeline the batches: the SHA-256
+//! rounds of the next batch run between the Keccak rounds of the current one, a quarter of a
+//! compression (16 rounds of four streams) after each two-round Keccak pass, so that the
+//! vector units always have independent work (docs/performance.md has the model and the
+//! measurements).
 //!
-//! SHA-NI has only legacy-SSE encodings; running it while the upper halves of the vector
-//! registers are dirty from 256/512-bit Keccak work costs hundreds of cycles on Intel cores, so
-//! every batch clears them with `vzeroupper` first.
+//! SHA-NI has only legacy-SSE encodings. On AMD cores mixing them with 256/512-bit code costs
+//! nothing; Intel cores add a merge on each SSE instruction while the upper register halves
+//! are dirty, which is one reason the CPU backend picks its path by measurement.
 
 use crate::plan::{Plan, SplitCache};
 use crate::portable::seal_lanes;
 use crate::prepared::{batched_search, PreparedJob};
+use crate::x86::kernels::PassWork;
 use core::arch::x86_64::*;
 use pow_backend_api::Hit;
 
@@ -32,113 +36,260 @@ struct ShaState {
 }
 
 impl ShaState {
-    #[inline]
-    #[target_feature(enable = "sse2,avx")]
-    fn from_words(s: &[u32; 8]) -> ShaState {
-        let s = s.map(|x| x as i32);
-        ShaState {
-            abef: _mm_set_epi32(s[0], s[1], s[4], s[5]),
-            cdgh: _mm_set_epi32(s[2], s[3], s[6], s[7]),
+    /// # Safety
+    /// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+    /// functions, which check them).
+    #[inline(always)]
+    unsafe fn from_words(s: &[u32; 8]) -> ShaState {
+        // SAFETY: see the function's safety section.
+        unsafe {
+            let s = s.map(|x| x as i32);
+            ShaState {
+                abef: _mm_set_epi32(s[0], s[1], s[4], s[5]),
+                cdgh: _mm_set_epi32(s[2], s[3], s[6], s[7]),
+            }
         }
     }
 
     /// Keccak input lanes (0, 1) and (2, 3) of this digest: the digest's bytes in order,
     /// 16 at a time. `CDGH:ABEF` high halves hold D C B A (low lane first), so a full byte
     /// reversal gives A B C D, each word byte-swapped into the big-endian byte string.
-    #[inline]
-    #[target_feature(enable = "sse2,ssse3,avx")]
-    fn keccak_lanes(&self) -> (__m128i, __m128i) {
-        let reverse = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        (
-            _mm_shuffle_epi8(_mm_unpackhi_epi64(self.cdgh, self.abef), reverse),
-            _mm_shuffle_epi8(_mm_unpacklo_epi64(self.cdgh, self.abef), reverse),
-        )
+    /// # Safety
+    /// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+    /// functions, which check them).
+    #[inline(always)]
+    unsafe fn keccak_lanes(&self) -> (__m128i, __m128i) {
+        // SAFETY: see the function's safety section.
+        unsafe {
+            let reverse = _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            (
+                _mm_shuffle_epi8(_mm_unpackhi_epi64(self.cdgh, self.abef), reverse),
+                _mm_shuffle_epi8(_mm_unpacklo_epi64(self.cdgh, self.abef), reverse),
+            )
+        }
     }
 }
 
-/// One SHA-256 compression of each of `N` states with the SHA extensions, the streams'
-/// rounds interleaved; `msg` holds each stream's 16 message words, four per vector.
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1,avx")]
-fn compress_streams<const N: usize>(state: &mut [ShaState; N], msg: &[[__m128i; 4]; N]) {
-    let mut m = *msg;
-    let mut st = *state;
-    // Unrolled so that every `m[i % 4]` is a register, not an indexed stack slot.
-    crate::x86::kernels::unroll!(I, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-        // SAFETY: reads 16 bytes inside the 256-byte table.
-        let k = unsafe { _mm_loadu_si128(K4[4 * I..].as_ptr().cast()) };
-        for s in 0..N {
-            let m = &mut m[s];
-            if I >= 4 {
-                // W[4i..4i+4] from the groups i-4 (m[i%4]), i-3, i-2 and i-1.
-                let t = _mm_sha256msg1_epu32(m[I % 4], m[(I + 1) % 4]);
-                let t = _mm_add_epi32(t, _mm_alignr_epi8::<4>(m[(I + 3) % 4], m[(I + 2) % 4]));
-                m[I % 4] = _mm_sha256msg2_epu32(t, m[(I + 3) % 4]);
-            }
-            let wk = _mm_add_epi32(m[I % 4], k);
-            // Two rounds turn (CDGH, ABEF) into (old ABEF, new ABEF): `cdgh` briefly holds
-            // the new ABEF, then the next two rounds restore the names.
-            let x = &mut st[s];
-            x.cdgh = _mm_sha256rnds2_epu32(x.cdgh, x.abef, wk);
-            x.abef = _mm_sha256rnds2_epu32(x.abef, x.cdgh, _mm_shuffle_epi32::<0x0E>(wk));
+/// `N` SHA-256 compressions in flight, advanced a quarter (16 rounds of every stream, the
+/// streams interleaved) at a time so that a caller can spread them through other work.
+#[derive(Clone, Copy)]
+struct Streams<const N: usize> {
+    /// States before the block, for the feed-forward.
+    init: [ShaState; N],
+    /// Working states.
+    state: [ShaState; N],
+    /// Each stream's last four message-schedule groups of four words.
+    m: [[__m128i; 4]; N],
+}
+
+impl<const N: usize> Streams<N> {
+    /// Compressions of one block (`msg`, four words per vector) into `init`.
+    fn new(init: [ShaState; N], msg: [[__m128i; 4]; N]) -> Self {
+        Streams {
+            init,
+            state: init,
+            m: msg,
         }
-    });
-    for s in 0..N {
-        state[s].abef = _mm_add_epi32(state[s].abef, st[s].abef);
-        state[s].cdgh = _mm_add_epi32(state[s].cdgh, st[s].cdgh);
+    }
+
+    /// Rounds `16 * quarter .. 16 * quarter + 16` of every stream (`quarter` < 4).
+    /// # Safety
+    /// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+    /// functions, which check them).
+    #[inline(always)]
+    unsafe fn quarter(&mut self, quarter: usize) {
+        // SAFETY: see the function's safety section.
+        unsafe {
+            let k = &K4[16 * quarter..16 * quarter + 16];
+            // Unrolled so that every `m[i % 4]` is a register, not an indexed stack slot.
+            crate::x86::kernels::unroll!(Q, [0 1 2 3], {
+                // SAFETY: reads 16 bytes inside the 64-byte slice.
+                let k = _mm_loadu_si128(k[4 * Q..].as_ptr().cast());
+                for s in 0..N {
+                    let m = &mut self.m[s];
+                    if quarter > 0 {
+                        // W[4i..4i+4] from the groups i-4 (m[i%4]), i-3, i-2 and i-1.
+                        let t = _mm_sha256msg1_epu32(m[Q], m[(Q + 1) % 4]);
+                        let t = _mm_add_epi32(t, _mm_alignr_epi8::<4>(m[(Q + 3) % 4], m[(Q + 2) % 4]));
+                        m[Q] = _mm_sha256msg2_epu32(t, m[(Q + 3) % 4]);
+                    }
+                    let wk = _mm_add_epi32(m[Q], k);
+                    // Two rounds turn (CDGH, ABEF) into (old ABEF, new ABEF): `cdgh` briefly
+                    // holds the new ABEF, then the next two rounds restore the names.
+                    let x = &mut self.state[s];
+                    x.cdgh = _mm_sha256rnds2_epu32(x.cdgh, x.abef, wk);
+                    x.abef = _mm_sha256rnds2_epu32(x.abef, x.cdgh, _mm_shuffle_epi32::<0x0E>(wk));
+                }
+            });
+        }
+    }
+
+    /// Every quarter at once.
+    /// # Safety
+    /// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+    /// functions, which check them).
+    #[inline(always)]
+    unsafe fn run(&mut self) {
+        // SAFETY: see the function's safety section.
+        unsafe {
+            for quarter in 0..4 {
+                self.quarter(quarter);
+            }
+        }
+    }
+
+    /// The states after the block (once every quarter ran).
+    /// # Safety
+    /// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+    /// functions, which check them).
+    #[inline(always)]
+    unsafe fn finish(&self) -> [ShaState; N] {
+        // SAFETY: see the function's safety section.
+        unsafe {
+            let mut out = self.state;
+            for (out, init) in out.iter_mut().zip(&self.init) {
+                out.abef = _mm_add_epi32(init.abef, out.abef);
+                out.cdgh = _mm_add_epi32(init.cdgh, out.cdgh);
+            }
+            out
+        }
     }
 }
 
 /// Block `b`'s message words for one nonce, four per vector, built in registers: the
 /// constant words come from the plan, and the few words holding nonce bytes are inserted
 /// (a scalar build stored and reloaded as vectors would stall on store forwarding).
-#[inline]
-#[target_feature(enable = "sse2,sse4.1,avx")]
-fn message(plan: &Plan, b: usize, nonce: u64) -> [__m128i; 4] {
-    let words = &plan.blocks[b].words;
-    // SAFETY: each load reads 16 bytes inside a 64-byte array.
-    let mut m: [__m128i; 4] =
-        core::array::from_fn(|g| unsafe { _mm_loadu_si128(words[4 * g..].as_ptr().cast()) });
-    for p in plan.pieces.iter().filter(|p| p.block == b) {
-        let w = (words[p.word] | p.bits(nonce)) as i32;
-        let v = &mut m[p.word / 4];
-        *v = match p.word % 4 {
-            0 => _mm_insert_epi32::<0>(*v, w),
-            1 => _mm_insert_epi32::<1>(*v, w),
-            2 => _mm_insert_epi32::<2>(*v, w),
-            _ => _mm_insert_epi32::<3>(*v, w),
-        };
+/// # Safety
+/// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+/// functions, which check them).
+#[inline(always)]
+unsafe fn message(plan: &Plan, b: usize, nonce: u64) -> [__m128i; 4] {
+    // SAFETY: see the function's safety section.
+    unsafe {
+        let words = &plan.blocks[b].words;
+        // Each load reads 16 bytes inside a 64-byte array. (No closures here or below: a
+        // closure would not inherit the caller's target features, and its intrinsics would
+        // become calls.)
+        let mut m = [_mm_setzero_si128(); 4];
+        for (g, m) in m.iter_mut().enumerate() {
+            *m = _mm_loadu_si128(words[4 * g..].as_ptr().cast());
+        }
+        for p in plan.pieces.iter().filter(|p| p.block == b) {
+            let w = (words[p.word] | p.bits(nonce)) as i32;
+            let v = &mut m[p.word / 4];
+            *v = match p.word % 4 {
+                0 => _mm_insert_epi32::<0>(*v, w),
+                1 => _mm_insert_epi32::<1>(*v, w),
+                2 => _mm_insert_epi32::<2>(*v, w),
+                _ => _mm_insert_epi32::<3>(*v, w),
+            };
+        }
+        m
     }
-    m
 }
 
-/// The final SHA-256 states of `STREAMS` nonces, as Keccak input lane pairs (see
-/// [`ShaState::keccak_lanes`]).
-#[inline]
-#[target_feature(enable = "sha,sse2,ssse3,sse4.1,avx")]
-fn digest_streams(
+/// The SHA-256 work of `STREAMS` nonces up to their last block, which is returned in
+/// flight: earlier blocks (the block before a straddled nonce, when the cached state does not
+/// apply) are compressed at once.
+/// # Safety
+/// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
+/// functions, which check them).
+#[inline(always)]
+unsafe fn start_streams(
     plan: &Plan,
     nonces: &[u64; STREAMS],
     cache: &mut SplitCache,
-) -> [(__m128i, __m128i); STREAMS] {
-    let (mut state, first) = match plan.split_mask {
-        Some(mask) => {
-            let shared = ShaState::from_words(&cache.state_after_block0(plan, mask, nonces[0]));
-            let mut state = [shared; STREAMS];
-            for (s, &nonce) in nonces.iter().enumerate().skip(1) {
-                if nonce & mask != nonces[0] & mask {
-                    state[s] = ShaState::from_words(&cache.state_after_block0(plan, mask, nonce));
+) -> Streams<STREAMS> {
+    // SAFETY: see the function's safety section.
+    unsafe {
+        let (mut state, first) = match plan.split_mask {
+            Some(mask) => {
+                let shared = ShaState::from_words(&cache.state_after_block0(plan, mask, nonces[0]));
+                let mut state = [shared; STREAMS];
+                for (s, &nonce) in nonces.iter().enumerate().skip(1) {
+                    if nonce & mask != nonces[0] & mask {
+                        state[s] =
+                            ShaState::from_words(&cache.state_after_block0(plan, mask, nonce));
+                    }
                 }
+                (state, 1)
             }
-            (state, 1)
+            None => ([ShaState::from_words(&plan.midstate); STREAMS], 0),
+        };
+        let last = plan.blocks.len() - 1;
+        for b in first..last {
+            let mut streams = Streams::new(state, messages(plan, b, nonces));
+            streams.run();
+            state = streams.finish();
         }
-        None => ([ShaState::from_words(&plan.midstate); STREAMS], 0),
-    };
-    for b in first..plan.blocks.len() {
-        let msg = nonces.map(|n| message(plan, b, n));
-        compress_streams(&mut state, &msg);
+        Streams::new(state, messages(plan, last, nonces))
     }
-    state.map(|s| s.keccak_lanes())
+}
+
+/// [`message`] of every stream.
+/// # Safety
+/// As for [`message`].
+#[inline(always)]
+unsafe fn messages(plan: &Plan, b: usize, nonces: &[u64; STREAMS]) -> [[__m128i; 4]; STREAMS] {
+    // SAFETY: see the function's safety section.
+    unsafe {
+        let mut msg = [[_mm_setzero_si128(); 4]; STREAMS];
+        for (msg, &nonce) in msg.iter_mut().zip(nonces) {
+            *msg = message(plan, b, nonce);
+        }
+        msg
+    }
+}
+
+/// The next batch's SHA-256 in flight, `G` groups of streams, run a quarter after each of
+/// the first `4 * G` Keccak passes.
+struct Pipelined<const G: usize>([Streams<STREAMS>; G]);
+
+impl<const G: usize> Pipelined<G> {
+    /// Starts the groups of the batch at `base`.
+    /// # Safety
+    /// The CPU must have SHA, SSE4.1 and AVX: holding a `Pipelined` is what lets
+    /// [`PassWork::after_pass`] run SHA instructions.
+    #[inline(always)]
+    unsafe fn start(job: &PreparedJob, base: u64, cache: &mut SplitCache) -> Self {
+        // SAFETY: see the function's safety section.
+        unsafe {
+            let mut groups = [start_streams(&job.plan, &group_nonces(job, base, 0), cache); G];
+            for (g, streams) in groups.iter_mut().enumerate().skip(1) {
+                *streams = start_streams(&job.plan, &group_nonces(job, base, g), cache);
+            }
+            Pipelined(groups)
+        }
+    }
+}
+
+impl<const G: usize> PassWork for Pipelined<G> {
+    #[inline(always)]
+    fn after_pass(&mut self, pass: usize) {
+        if pass < 4 * G {
+            // SAFETY: a `Pipelined` exists only on a CPU with SHA, SSE4.1 and AVX.
+            unsafe { quarter_apart(&mut self.0[pass / 4], pass % 4) }
+        }
+    }
+}
+
+/// [`Streams::quarter`] as a call of its own. Inlined into the Keccak loop, the streams'
+/// 24 live vectors crowd out the Keccak lanes and the spills cost more than the overlap
+/// gains (measured on Zen 4: 6.4 against 7.6 to 8.2 M/s); called, the out-of-order core
+/// still runs its latency-bound rounds next to the Keccak rounds on either side.
+#[inline(never)]
+#[target_feature(enable = "sha,sse2,ssse3,sse4.1,avx")]
+fn quarter_apart(streams: &mut Streams<STREAMS>, quarter: usize) {
+    // SAFETY: this function's features are the ones `quarter` needs.
+    unsafe { streams.quarter(quarter) }
+}
+
+/// The `STREAMS` indexes of group `g` of the batch at `base`, as nonces.
+fn group_nonces(job: &PreparedJob, base: u64, g: usize) -> [u64; STREAMS] {
+    core::array::from_fn(|s| {
+        job.mapping
+            .nonce(base.wrapping_add((g * STREAMS + s) as u64))
+    })
 }
 
 /// Emits a SHA-NI + SIMD-Keccak path over the Keccak kernel of module `$k`.
@@ -157,35 +308,74 @@ macro_rules! shani_path {
                 $supported
             }
 
+            /// Stream groups per batch.
+            const GROUPS: usize = KL / STREAMS;
+
+            /// The Keccak input lanes of a batch, once its SHA-256 is done.
+            type Digests = [k::V; 4];
+
+            /// The Keccak input lanes of the `KL` indexes from `base`, the SHA-256 run
+            /// straight through.
             #[target_feature(enable = $feat)]
-            fn batch(job: &PreparedJob, base: u64, cache: &mut SplitCache) -> [u64; KL] {
+            fn digests(job: &PreparedJob, base: u64, cache: &mut SplitCache) -> Digests {
                 let mut pairs = [(_mm_setzero_si128(), _mm_setzero_si128()); KL];
-                // Clean upper register halves before the SSE-encoded SHA instructions.
-                _mm256_zeroupper();
-                for g in 0..KL / STREAMS {
-                    let nonces: [u64; STREAMS] = core::array::from_fn(|s| {
-                        job.mapping.nonce(base.wrapping_add((g * STREAMS + s) as u64))
-                    });
-                    let digests = digest_streams(&job.plan, &nonces, cache);
-                    pairs[g * STREAMS..(g + 1) * STREAMS].copy_from_slice(&digests);
+                for g in 0..GROUPS {
+                    // SAFETY: this path's features include SHA, SSE4.1 and AVX.
+                    unsafe {
+                        let mut streams =
+                            start_streams(&job.plan, &group_nonces(job, base, g), cache);
+                        streams.run();
+                        for (s, state) in streams.finish().iter().enumerate() {
+                            pairs[g * STREAMS + s] = state.keccak_lanes();
+                        }
+                    }
                 }
-                let d = k::lanes_from_pairs(&pairs);
-                let top = if job.seal_big_endian {
-                    k::keccak_top::<0>(&d)
-                } else {
-                    k::keccak_top::<3>(&d)
+                k::lanes_from_pairs(&pairs)
+            }
+
+            /// Raw seal lane (0 for big-endian seals, 3 for little-endian) of the `KL`
+            /// indexes from `base`. `next` carries the digests of the batch that follows,
+            /// whose SHA-256 runs between this batch's Keccak rounds; they are used when the
+            /// next call asks for that batch.
+            #[target_feature(enable = $feat)]
+            fn batch(
+                job: &PreparedJob,
+                base: u64,
+                cache: &mut SplitCache,
+                next: &mut Option<(u64, Digests)>,
+            ) -> [u64; KL] {
+                let d = match next.take() {
+                    Some((b, d)) if b == base => d,
+                    _ => digests(job, base, cache),
                 };
+                let following = base.wrapping_add(KL as u64);
+                // SAFETY (every block below): this path's features include SHA, SSE4.1 and
+                // AVX.
+                let mut sha = unsafe { Pipelined::<GROUPS>::start(job, following, cache) };
+                let top = if job.seal_big_endian {
+                    k::keccak_top_with::<0>(&d, &mut sha)
+                } else {
+                    k::keccak_top_with::<3>(&d, &mut sha)
+                };
+                let mut pairs = [(_mm_setzero_si128(), _mm_setzero_si128()); KL];
+                for (g, streams) in sha.0.iter().enumerate() {
+                    for (s, state) in unsafe { streams.finish() }.iter().enumerate() {
+                        pairs[g * STREAMS + s] = unsafe { state.keccak_lanes() };
+                    }
+                }
+                *next = Some((following, k::lanes_from_pairs(&pairs)));
                 k::store64(top)
             }
 
             #[target_feature(enable = $feat)]
             fn search_tf(job: &PreparedJob, start: u64, count: u64) -> Option<Hit> {
                 let mut cache = SplitCache::default();
+                let mut next = None;
                 batched_search(
                     job,
                     start,
                     count,
-                    |base| batch(job, base, &mut cache),
+                    |base| batch(job, base, &mut cache, &mut next),
                     |index| seal_lanes(job, index),
                 )
             }
@@ -201,15 +391,22 @@ macro_rules! shani_path {
                 }
             }
 
-            /// Top seal words of `KL` indexes from `base`, for tests; `None` when this CPU
-            /// lacks the path.
+            /// Top seal words of `KL` indexes from `base` as the pipeline computes them, for
+            /// tests; `None` when this CPU lacks the path.
             pub fn top_words(job: &PreparedJob, base: u64) -> Option<Vec<u64>> {
                 if !supported() {
                     return None;
                 }
                 let mut cache = SplitCache::default();
+                let mut next = None;
+                let before = base.wrapping_sub(KL as u64);
                 // SAFETY: the CPU has every feature in this path's target_feature set.
-                let raw = unsafe { batch(job, base, &mut cache) };
+                let raw = unsafe {
+                    // The batch before computes this one's SHA-256 between its Keccak
+                    // rounds, so the words checked are the pipelined ones.
+                    batch(job, before, &mut cache, &mut next);
+                    batch(job, base, &mut cache, &mut next)
+                };
                 Some(raw.iter().map(|&r| job.top_of_lane(r)).collect())
             }
         }
