@@ -17,6 +17,39 @@ fn thread_cpu_ns() -> Option<u64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+/// The core's clock in GHz, from a chain of dependent one-cycle adds (x86-64; `None`
+/// elsewhere), so that rates can be read as cycles per attempt.
+fn core_ghz() -> Option<f64> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let adds: u64 = 200_000_000;
+        let best = (0..3)
+            .map(|_| {
+                let t0 = Instant::now();
+                // SAFETY: register-only arithmetic.
+                unsafe {
+                    core::arch::asm!(
+                        "2:",
+                        "add {x}, 1",
+                        "add {x}, 1",
+                        "add {x}, 1",
+                        "add {x}, 1",
+                        "sub {n}, 4",
+                        "jnz 2b",
+                        x = inout(reg) 0u64 => _,
+                        n = inout(reg) adds => _,
+                        options(nomem, nostack),
+                    );
+                }
+                adds as f64 / t0.elapsed().as_secs_f64() / 1e9
+            })
+            .fold(0f64, f64::max);
+        Some(best)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    None
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1.0);
@@ -26,7 +59,13 @@ fn main() {
         .into_iter()
         .filter(|p| only.as_ref().is_none_or(|o| o.iter().any(|n| n == p.name)))
         .collect();
-    println!("challenge path          wall M/s   cpu-time M/s   (best of {rounds} rounds)");
+    let ghz = core_ghz();
+    if let Some(g) = ghz {
+        println!("core clock {g:.2} GHz (chain of dependent adds)");
+    }
+    println!(
+        "challenge path          wall M/s   cpu-time M/s   cycles/attempt   (best of {rounds} rounds)"
+    );
     for kind in ["v1", "legacy", "faucet"] {
         let job = PreparedJob::new(&sample_job(kind));
         // Best (wall, cpu-time) rate of each path.
@@ -55,8 +94,12 @@ fn main() {
             }
         }
         for (path, (wall, cpu)) in paths.iter().zip(best) {
+            let cycles = match (ghz, cpu) {
+                (Some(g), Some(c)) => format!("{:>14.0}", g * 1e3 / c),
+                _ => format!("{:>14}", "-"),
+            };
             let cpu = cpu.map_or("         -".into(), |c| format!("{c:>10.2}"));
-            println!("{kind:<9} {:<13} {wall:>8.2}   {cpu}", path.name);
+            println!("{kind:<9} {:<13} {wall:>8.2}   {cpu}   {cycles}", path.name);
         }
     }
 }
