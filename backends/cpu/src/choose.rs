@@ -119,8 +119,10 @@ pub fn forced(paths: &[Path], name: &str) -> Result<Choice, BackendError> {
     })
 }
 
-/// The fastest of `paths` by the rates cached in `cache` for this CPU and build, unless
-/// `recalibrate` or none fit; else by `measure`'s rates, which then go to the cache.
+/// The fastest of `paths` (not empty; [`available_paths`] always has `portable`) by the rates
+/// cached in `cache` for this CPU, plugin version and list of paths, unless `recalibrate`, no
+/// entry fits, or the entry names a path not in `paths`; else by `measure`'s rates, which then
+/// replace the entry.
 pub fn measured(
     paths: &[Path],
     cache: Option<&PathCache>,
@@ -130,13 +132,15 @@ pub fn measured(
     let key = CacheKey::here(paths);
     if !recalibrate {
         let cached = cache.and_then(|c| c.load(&key)).filter(|r| fits(paths, r));
-        if let Some((rates, path)) = cached.and_then(|r| fastest(paths, &r).map(|p| (r, p))) {
-            return Choice {
-                path,
-                source: Source::Cached,
-                rates,
-                not_cached: None,
-            };
+        if let Some(rates) = cached {
+            if let Some(path) = fastest(paths, &rates) {
+                return Choice {
+                    path,
+                    source: Source::Cached,
+                    rates,
+                    not_cached: None,
+                };
+            }
         }
     }
     let rates = measure(paths);
