@@ -4,6 +4,8 @@ timeouts, progress and bad input. Run by python/run-tests.sh (a fresh virtualenv
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -39,6 +41,20 @@ def test_backends_lists_the_bundled_cpu_plugin():
     assert "cpu" in names
     cpu = next(x for x in b["backends"] if x["name"] == "cpu")
     assert cpu["devices"] and cpu["file"].endswith("libpow_backend_cpu.so")
+
+
+def test_the_cpu_path_is_measured_and_cached_in_the_hosts_cache_folder(tmp_path):
+    # A fresh process (the cpu plugin measures once per process) with its own cache folder:
+    # the host library passes it to the plugin as `cache-dir`, as the CLI does.
+    script = "import json, pow_host; print(json.dumps(pow_host.backends('cpu')))"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path))
+    for source in ("measured now", "from the cache"):
+        out = subprocess.run([sys.executable, "-c", script], env=env, check=True, capture_output=True)
+        listed = json.loads(out.stdout)["backends"]
+        device = next(b for b in listed if b["name"] == "cpu")["devices"][0]
+        assert device["detail"].startswith("path "), device
+        assert device["more_detail"].startswith(f"rates on 1 thread, {source}: "), device
+        assert (tmp_path / "pow-host" / "cpu-paths.json").is_file()
 
 
 @pytest.mark.parametrize("case", vectors("seal_vectors.json"))
