@@ -54,7 +54,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let seconds: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(1.0);
     let rounds: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(3);
-    let only: Option<Vec<String>> = args.next().map(|s| s.split(',').map(String::from).collect());
+    let only: Option<Vec<String>> = args
+        .next()
+        .map(|s| s.split(',').map(String::from).collect());
     let paths: Vec<_> = available_paths()
         .into_iter()
         .filter(|p| only.as_ref().is_none_or(|o| o.iter().any(|n| n == p.name)))

@@ -19,7 +19,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct CacheKey {
     /// The CPU model (`pow_backend_api::cpu_id::cpu_identity`).
     pub cpu: String,
-    /// This plugin's version.
+    /// This plugin's version and a digest of its source (`0.1.0+1f2e...`), so that a rebuilt
+    /// kernel is measured again.
     pub plugin_version: String,
     /// The names of the paths available, in [`crate::available_paths`] order.
     pub paths: Vec<String>,
@@ -30,7 +31,8 @@ impl CacheKey {
     pub fn here(paths: &[Path]) -> CacheKey {
         CacheKey {
             cpu: pow_backend_api::cpu_id::cpu_identity(),
-            plugin_version: env!("CARGO_PKG_VERSION").to_string(),
+            plugin_version: concat!(env!("CARGO_PKG_VERSION"), "+", env!("KERNELS_DIGEST"))
+                .to_string(),
             paths: paths.iter().map(|p| p.name.to_string()).collect(),
         }
     }

@@ -151,7 +151,14 @@ fn a_measurement_is_cached_and_read_back_by_the_next_choice() {
     assert_eq!(json["version"], FORMAT_VERSION);
     let entry = &json["entries"][0];
     assert_eq!(entry["cpu"], pow_backend_api::cpu_id::cpu_identity());
-    assert_eq!(entry["plugin_version"], env!("CARGO_PKG_VERSION"));
+    let version = entry["plugin_version"].as_str().unwrap();
+    let (crate_version, digest) = version.split_once('+').unwrap();
+    assert_eq!(crate_version, env!("CARGO_PKG_VERSION"));
+    assert_eq!(
+        digest.len(),
+        16,
+        "a source digest follows the version: {version}"
+    );
     assert_eq!(entry["paths"], serde_json::json!(["a", "b", "portable"]));
 
     // `recalibrate=1` measures again and replaces the entry.
