@@ -5,7 +5,7 @@
 //! cancel flag is checked between chunks.
 //!
 //! Hashing paths (see `docs/performance.md`): `avx512` (16-lane SHA-256 and 8-lane
-//! Keccak-f[1600]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, offered when
+//! Keccak-f\[1600\]), `shani-avx512`, `avx2`, `shani-avx2` and `portable`, offered when
 //! `is_x86_feature_detected!` finds their instructions (the x86 modules only exist on x86-64).
 //! On 64-bit Arm: `arm-sha2` (Armv8 SHA-2 instructions, found with
 //! `is_aarch64_feature_detected!`) and `portable`; other targets get `portable`. The device

@@ -7,7 +7,7 @@ use pow_seal::sha256::{self, IV as SHA256_IV};
 
 pub use pow_seal::sha256::K;
 
-/// Keccak-f[1600] round constants.
+/// Keccak-f\[1600\] round constants.
 pub const RC: [u64; 24] = [
     0x0000000000000001,
     0x0000000000008082,

@@ -1,5 +1,5 @@
 //! AVX2 path: 8-lane SHA-256 (32-bit lanes, rotates from shift pairs) followed by two 4-lane
-//! Keccak-f[1600] runs (64-bit lanes).
+//! Keccak-f\[1600\] runs (64-bit lanes).
 
 use core::arch::x86_64::*;
 

@@ -1,5 +1,5 @@
 //! AVX-512 path: 16-lane SHA-256 (32-bit lanes, `vprold` rotates, `vpternlogd` for Ch, Maj
-//! and the three-way xors of the sigmas) followed by two 8-lane Keccak-f[1600] runs
+//! and the three-way xors of the sigmas) followed by two 8-lane Keccak-f\[1600\] runs
 //! (`vprolq` rotates, `vpternlogq` for theta's five-way xors and for chi).
 
 use core::arch::x86_64::*;

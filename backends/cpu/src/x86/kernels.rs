@@ -7,7 +7,9 @@
 //!   constant words, comes precomputed from the job's [`crate::plan::BlockPlan`].
 //! * `keccak_top::<LANE>`: Keccak-f[1600] of a 32-byte digest, returning only output lane
 //!   `LANE` (3 for little-endian seals, 0 for big-endian). Round 0 starts from the sparse
-//!   padded state; the last round computes only the one lane.
+//!   padded state; the last round computes only the one lane. The rounds go one output row
+//!   at a time ([`keccak_rows`]) between two state arrays, two rounds per pass;
+//!   `keccak_top_with` runs a [`PassWork`] (the SHA-NI paths' next batch) after each pass.
 
 /// Repeats `$body` with `const $t: usize` bound to each listed literal.
 macro_rules! unroll {
