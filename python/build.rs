@@ -12,6 +12,11 @@ fn main() {
     }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest.parent().unwrap().to_path_buf();
+    // The plugins' sources (folders are watched recursively), so that a changed kernel is
+    // bundled again instead of the plugins of the first build.
+    for dir in ["backends", "backend-api", "seal", "kernels"] {
+        println!("cargo:rerun-if-changed={}", workspace.join(dir).display());
+    }
     // A target folder of its own, so this nested build never waits on the outer one's lock.
     let target = workspace.join("target").join("python-plugins");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
