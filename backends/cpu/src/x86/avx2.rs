@@ -159,26 +159,22 @@ pub(crate) fn store64(x: V) -> [u64; KL] {
 #[inline]
 #[target_feature(enable = "avx2")]
 pub(crate) fn lanes_from_pairs(p: &[(__m128i, __m128i); KL]) -> [V; 4] {
-    let join =
-        |lo: __m128i, hi: __m128i| _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(lo), hi);
-    [
-        join(
-            _mm_unpacklo_epi64(p[0].0, p[1].0),
-            _mm_unpacklo_epi64(p[2].0, p[3].0),
-        ),
-        join(
-            _mm_unpackhi_epi64(p[0].0, p[1].0),
-            _mm_unpackhi_epi64(p[2].0, p[3].0),
-        ),
-        join(
-            _mm_unpacklo_epi64(p[0].1, p[1].1),
-            _mm_unpacklo_epi64(p[2].1, p[3].1),
-        ),
-        join(
-            _mm_unpackhi_epi64(p[0].1, p[1].1),
-            _mm_unpackhi_epi64(p[2].1, p[3].1),
-        ),
-    ]
+    let mut out = [bcast64(0); 4];
+    for (h, half) in [p.map(|d| d.0), p.map(|d| d.1)].iter().enumerate() {
+        // Lane 2h of the four digests, then lane 2h + 1.
+        let lo = [
+            _mm_unpacklo_epi64(half[0], half[1]),
+            _mm_unpacklo_epi64(half[2], half[3]),
+        ];
+        let hi = [
+            _mm_unpackhi_epi64(half[0], half[1]),
+            _mm_unpackhi_epi64(half[2], half[3]),
+        ];
+        for (k, pair) in [lo, hi].iter().enumerate() {
+            out[2 * h + k] = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(pair[0]), pair[1]);
+        }
+    }
+    out
 }
 
 /// The 8 digests as Keccak input lanes 0..3, in two runs of 4 (lanes 0..3, 4..7).
