@@ -48,17 +48,18 @@ pub(crate) fn align_frame() {
 }
 
 /// Rho, pi and chi of Keccak-f one output row at a time: `e[5y + i]` is chi of the row's
-/// `b[i] = rol(a[src] ^ d[src % 5], rot)`, with `(src, rot)` listed per output lane. Expands
-/// to code over the calling path's `xor`, `rol::<N>` and `chi`.
+/// `b[i] = rol(a[src] ^ d[src % 5], rot)`, with `(src, rot)` listed per output lane; with
+/// the path's `CARRY_PARITY`, `c` collects the column parities of `e` as the rows are made.
+/// Expands to code over the calling path's `xor`, `rol::<N>` and `chi`.
 macro_rules! keccak_rows {
-    ($a:ident, $d:ident, $e:ident) => {
-        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 0, (0, 0) (6, 44) (12, 43) (18, 21) (24, 14));
-        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 5, (3, 28) (9, 20) (10, 3) (16, 45) (22, 61));
-        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 10, (1, 1) (7, 6) (13, 25) (19, 8) (20, 18));
-        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 15, (4, 27) (5, 36) (11, 10) (17, 15) (23, 56));
-        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, 20, (2, 62) (8, 55) (14, 39) (15, 41) (21, 2));
+    ($a:ident, $d:ident, $e:ident, $c:ident) => {
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, $c, 0, (0, 0) (6, 44) (12, 43) (18, 21) (24, 14));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, $c, 5, (3, 28) (9, 20) (10, 3) (16, 45) (22, 61));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, $c, 10, (1, 1) (7, 6) (13, 25) (19, 8) (20, 18));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, $c, 15, (4, 27) (5, 36) (11, 10) (17, 15) (23, 56));
+        crate::x86::kernels::keccak_rows!(@row $a, $d, $e, $c, 20, (2, 62) (8, 55) (14, 39) (15, 41) (21, 2));
     };
-    (@row $a:ident, $d:ident, $e:ident, $out:literal,
+    (@row $a:ident, $d:ident, $e:ident, $c:ident, $out:literal,
      ($s0:literal, $r0:literal) ($s1:literal, $r1:literal) ($s2:literal, $r2:literal)
      ($s3:literal, $r3:literal) ($s4:literal, $r4:literal)) => {{
         let b0 = rol::<$r0>(xor($a[$s0], $d[$s0 % 5]));
@@ -66,11 +67,19 @@ macro_rules! keccak_rows {
         let b2 = rol::<$r2>(xor($a[$s2], $d[$s2 % 5]));
         let b3 = rol::<$r3>(xor($a[$s3], $d[$s3 % 5]));
         let b4 = rol::<$r4>(xor($a[$s4], $d[$s4 % 5]));
-        $e[$out] = chi(b0, b1, b2);
-        $e[$out + 1] = chi(b1, b2, b3);
-        $e[$out + 2] = chi(b2, b3, b4);
-        $e[$out + 3] = chi(b3, b4, b0);
-        $e[$out + 4] = chi(b4, b0, b1);
+        let row = [
+            chi(b0, b1, b2),
+            chi(b1, b2, b3),
+            chi(b2, b3, b4),
+            chi(b3, b4, b0),
+            chi(b4, b0, b1),
+        ];
+        $e[$out..$out + 5].copy_from_slice(&row);
+        if CARRY_PARITY {
+            for x in 0..5 {
+                $c[x] = if $out == 0 { row[x] } else { xor($c[x], row[x]) };
+            }
+        }
     }};
 }
 pub(crate) use keccak_rows;
@@ -141,14 +150,21 @@ macro_rules! simd_kernels {
             }
         }
 
-        /// Theta's per-column term `D[x] = C[x-1] ^ rol(C[x+1], 1)` of a state.
+        /// The column parities `C[x]` of a state.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn theta_d(a: &[V; 25]) -> [V; 5] {
+        fn parity(a: &[V; 25]) -> [V; 5] {
             let mut c = [bcast64(0); 5];
             for x in 0..5 {
                 c[x] = xor5(a[x], a[x + 5], a[x + 10], a[x + 15], a[x + 20]);
             }
+            c
+        }
+
+        /// Theta's per-column term `D[x] = C[x-1] ^ rol(C[x+1], 1)` from the parities.
+        #[inline]
+        #[target_feature(enable = $feat)]
+        fn theta_d(c: &[V; 5]) -> [V; 5] {
             let mut d = [bcast64(0); 5];
             for x in 0..5 {
                 d[x] = xor(c[(x + 4) % 5], rol::<1>(c[(x + 1) % 5]));
@@ -156,21 +172,24 @@ macro_rules! simd_kernels {
             d
         }
 
-        /// Theta (given its `d`), rho, pi and chi from `a` into `e`, one output row at a
-        /// time: each row reads its five source lanes, so only a row's lanes are live.
+        /// Theta (given its `d`), rho, pi, chi and iota from `a` into `e`, one output row
+        /// at a time (each row reads its five source lanes, so only a row's lanes are live);
+        /// returns the column parities of `e`, collected row by row with `CARRY_PARITY`
+        /// (the next round's theta then starts as the last row ends, instead of re-reading
+        /// the 25 lanes), else computed after.
         #[inline]
         #[target_feature(enable = $feat)]
-        fn chi_rows(a: &[V; 25], d: &[V; 5], e: &mut [V; 25]) {
-            crate::x86::kernels::keccak_rows!(a, d, e);
-        }
-
-        /// One Keccak-f[1600] round from `a` into `e`.
-        #[inline]
-        #[target_feature(enable = $feat)]
-        fn round(a: &[V; 25], e: &mut [V; 25], rc: u64) {
-            let d = theta_d(a);
-            chi_rows(a, &d, e);
-            e[0] = xor(e[0], bcast64(rc));
+        fn chi_rows(a: &[V; 25], d: &[V; 5], e: &mut [V; 25], rc: u64) -> [V; 5] {
+            let mut c = [bcast64(0); 5];
+            crate::x86::kernels::keccak_rows!(a, d, e, c);
+            let rc = bcast64(rc);
+            e[0] = xor(e[0], rc);
+            if CARRY_PARITY {
+                c[0] = xor(c[0], rc);
+                c
+            } else {
+                parity(e)
+            }
         }
 
         /// Keccak-f[1600] of the padded one-block state for a 32-byte input given as four
@@ -208,20 +227,15 @@ macro_rules! simd_kernels {
             ];
             crate::x86::kernels::align_frame();
             let mut a = [zero; 25];
-            chi_rows(&s, &d, &mut a);
-            a[0] = xor(a[0], bcast64(RC[0]));
+            let mut c = chi_rows(&s, &d, &mut a, RC[0]);
             // Rounds 1..=22, two per pass (a -> e -> a).
             let mut e = [zero; 25];
             for pass in 0..11 {
-                round(&a, &mut e, RC[2 * pass + 1]);
-                round(&e, &mut a, RC[2 * pass + 2]);
+                c = chi_rows(&a, &theta_d(&c), &mut e, RC[2 * pass + 1]);
+                c = chi_rows(&e, &theta_d(&c), &mut a, RC[2 * pass + 2]);
                 work.after_pass(pass);
             }
             // Last round: only the lanes that feed output lane LANE.
-            let mut c = [zero; 5];
-            for x in 0..5 {
-                c[x] = xor5(a[x], a[x + 5], a[x + 10], a[x + 15], a[x + 20]);
-            }
             let d0 = xor(c[4], rol::<1>(c[1]));
             if LANE == 0 {
                 let d1 = xor(c[0], rol::<1>(c[2]));
