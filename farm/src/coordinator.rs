@@ -19,6 +19,9 @@ use tokio::sync::{mpsc, watch};
 /// How often the coordinator's clock ticks (expiry, announcements, status).
 const TICK: Duration = Duration::from_millis(100);
 
+/// Longest wait for a flush of the client (see `Task::flush`).
+const FLUSH_WAIT: Duration = Duration::from_millis(250);
+
 /// Where farm events go.
 pub type FarmLog = Arc<dyn Fn(FarmEvent) + Send + Sync>;
 
@@ -90,6 +93,7 @@ impl FarmCoordinator {
             last_announce: None,
             block_number: None,
             connection: erx,
+            connected_before: false,
             local_rate,
         };
         tokio::spawn(task.run(leases, hits, beats, asks));
@@ -155,6 +159,8 @@ struct Task {
     /// Work block number of the current job, for the announcements.
     block_number: Option<u64>,
     connection: mpsc::UnboundedReceiver<async_nats::Event>,
+    /// Whether the client has reported its first connection.
+    connected_before: bool,
     local_rate: Arc<AtomicU64>,
 }
 
@@ -186,12 +192,16 @@ impl Task {
                         // The handle was dropped: workers idle.
                         self.state.clear_job();
                         self.announce().await;
-                        let _ = self.client.flush().await;
+                        self.flush().await;
                         return;
                     }
                 },
                 Some(e) = self.connection.recv() => match e {
                     async_nats::Event::Disconnected => (self.log)(FarmEvent::Disconnected),
+                    // The client reports its first connection too; only a later one is news.
+                    async_nats::Event::Connected if !self.connected_before => {
+                        self.connected_before = true;
+                    }
                     async_nats::Event::Connected => {
                         (self.log)(FarmEvent::Reconnected);
                         if self.state.current().is_some() {
@@ -281,7 +291,14 @@ impl Task {
             .client
             .publish(self.job_subject.clone(), encode(&a).into())
             .await;
-        let _ = self.client.flush().await;
+        self.flush().await;
+    }
+
+    /// Flushes the client, for at most [`FLUSH_WAIT`]: while the server is away a flush
+    /// waits for the reconnection, and the loop must go on reporting the disconnection and
+    /// taking the miner's commands.
+    async fn flush(&self) {
+        let _ = tokio::time::timeout(FLUSH_WAIT, self.client.flush()).await;
     }
 
     async fn reply(&mut self, to: Option<async_nats::Subject>, payload: Vec<u8>) {

@@ -952,9 +952,31 @@ fn a_worker_of_another_job_format_is_refused_naming_both_versions() {
 
 #[test]
 fn local_mining_goes_on_through_a_nats_outage_longer_than_a_block() {
-    let Some(mut nats) = NatsServer::start() else {
-        return;
-    };
+    // A proof found before the client saw the server go (a lucky nonce in the first few
+    // hundred milliseconds: about one run in ten at 15 M/s) did not exercise the outage, so
+    // such a run is repeated; three in a row is about one in a thousand.
+    for _ in 0..3 {
+        match outage_run() {
+            Some(Outage::Exercised) => return,
+            Some(Outage::FoundFirst) => continue,
+            None => return,
+        }
+    }
+    panic!("three runs found their proof before the NATS server was seen to go");
+}
+
+/// How a run of [`outage_run`] went.
+enum Outage {
+    /// The server went away while mining, and the run registered.
+    Exercised,
+    /// The run registered before the client noticed the server was gone.
+    FoundFirst,
+}
+
+/// Registers on the dev chain with a farm whose NATS server is stopped as soon as the
+/// coordinator is up; `None` without a nats-server.
+fn outage_run() -> Option<Outage> {
+    let mut nats = NatsServer::start()?;
     // Difficulty 10^8 on one thread: seconds of mining (new blocks every 300 ms), so the
     // server is gone long before a proof is found.
     let mut child = Command::new(bin())
@@ -999,9 +1021,14 @@ fn local_mining_goes_on_through_a_nats_outage_longer_than_a_block() {
     while let Ok(t) = rx.recv_timeout(Duration::from_millis(500)) {
         text = t;
     }
-    assert!(out.status.success(), "{text}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "stdout: {stdout}\nstderr: {text}");
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["status"], "registered", "{j}");
     assert!(text.contains("found by cpu:"), "{text}");
-    assert!(text.contains("\"event\":\"disconnected\""), "{text}");
+    Some(if text.contains("\"event\":\"disconnected\"") {
+        Outage::Exercised
+    } else {
+        Outage::FoundFirst
+    })
 }
