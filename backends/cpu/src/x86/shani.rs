@@ -7,8 +7,9 @@
 //! therefore run four streams side by side, and software-pipeline the batches: the SHA-256
 //! rounds of the next batch run between the Keccak rounds of the current one, a quarter of a
 //! compression (16 rounds of four streams) after each two-round Keccak pass, so that the
-//! vector units always have independent work (docs/performance.md has the model and the
-//! measurements).
+//! chains' latency hides behind Keccak work. (On Zen the SHA instructions occupy the same
+//! vector pipes as the Keccak, so this hides stalls, it does not add units:
+//! docs/performance.md has the model and the measurements.)
 //!
 //! SHA-NI has only legacy-SSE encodings. On AMD cores mixing them with 256/512-bit code costs
 //! nothing; Intel cores add a merge on each SSE instruction while the upper register halves
@@ -36,6 +37,7 @@ struct ShaState {
 }
 
 impl ShaState {
+    /// A state from its eight words.
     /// # Safety
     /// The CPU must have SHA, SSE4.1 and AVX (inlined into the paths' `target_feature`
     /// functions, which check them).
