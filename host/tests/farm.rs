@@ -82,6 +82,21 @@ impl Worker {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Waits until the worker has joined `farm` (a minute: on a loaded 2-core CI machine a
+    /// worker process can take long to start); on timeout the panic shows its log.
+    fn wait_joined(&self, farm: &str) {
+        let needle = format!("joining farm {farm}");
+        let end = Instant::now() + Duration::from_secs(60);
+        while !self.log().contains(&needle) {
+            assert!(
+                Instant::now() < end,
+                "timed out waiting for the worker to join {farm}; its log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -781,9 +796,7 @@ fn a_publish_restricted_worker_solves_with_the_minimal_config_and_metrics_show_i
         "w1",
         &["--backend-opt", "synthetic.rate=100000"],
     );
-    wait_until(Duration::from_secs(20), "the worker joined", || {
-        w.log().contains("joining farm secure")
-    });
+    w.wait_joined("secure");
     let out = run_limited(
         &[
             "solve",
@@ -913,9 +926,7 @@ fn a_worker_of_another_job_format_is_refused_naming_both_versions() {
     };
     let client = rt.block_on(async_nats::connect(nats.url())).unwrap();
     let mut w = Worker::start(plugins.path(), &nats.url(), "versions", "w1", &[]);
-    wait_until(Duration::from_secs(20), "the worker joined", || {
-        w.log().contains("joining farm versions")
-    });
+    w.wait_joined("versions");
     // A coordinator of job format 999 announces.
     let mut announcement = serde_json::to_value(Announcement {
         version: FORMAT_VERSION,
