@@ -265,6 +265,28 @@ impl<const G: usize> Pipelined<G> {
     }
 }
 
+impl<const G: usize> Pipelined<G> {
+    /// Runs every quarter at once (a batch with no Keccak run to hide behind).
+    #[inline(always)]
+    fn run(&mut self) {
+        for pass in 0..11 {
+            self.after_pass(pass);
+        }
+    }
+
+    /// The finished digests as Keccak input lane pairs, stream by stream (once every
+    /// quarter ran); `pairs` holds `G * STREAMS`.
+    #[inline(always)]
+    fn lane_pairs(&self, pairs: &mut [(__m128i, __m128i)]) {
+        for (g, streams) in self.0.iter().enumerate() {
+            // SAFETY: a `Pipelined` exists only on a CPU with SHA, SSE4.1 and AVX.
+            for (s, state) in unsafe { streams.finish() }.iter().enumerate() {
+                pairs[g * STREAMS + s] = unsafe { state.keccak_lanes() };
+            }
+        }
+    }
+}
+
 impl<const G: usize> PassWork for Pipelined<G> {
     #[inline(always)]
     fn after_pass(&mut self, pass: usize) {
@@ -320,18 +342,11 @@ macro_rules! shani_path {
             /// straight through.
             #[target_feature(enable = $feat)]
             fn digests(job: &PreparedJob, base: u64, cache: &mut SplitCache) -> Digests {
+                // SAFETY: this path's features include SHA, SSE4.1 and AVX.
+                let mut sha = unsafe { Pipelined::<GROUPS>::start(job, base, cache) };
+                sha.run();
                 let mut pairs = [(_mm_setzero_si128(), _mm_setzero_si128()); KL];
-                for g in 0..GROUPS {
-                    // SAFETY: this path's features include SHA, SSE4.1 and AVX.
-                    unsafe {
-                        let mut streams =
-                            start_streams(&job.plan, &group_nonces(job, base, g), cache);
-                        streams.run();
-                        for (s, state) in streams.finish().iter().enumerate() {
-                            pairs[g * STREAMS + s] = state.keccak_lanes();
-                        }
-                    }
-                }
+                sha.lane_pairs(&mut pairs);
                 k::lanes_from_pairs(&pairs)
             }
 
@@ -360,11 +375,7 @@ macro_rules! shani_path {
                     k::keccak_top_with::<3>(&d, &mut sha)
                 };
                 let mut pairs = [(_mm_setzero_si128(), _mm_setzero_si128()); KL];
-                for (g, streams) in sha.0.iter().enumerate() {
-                    for (s, state) in unsafe { streams.finish() }.iter().enumerate() {
-                        pairs[g * STREAMS + s] = unsafe { state.keccak_lanes() };
-                    }
-                }
+                sha.lane_pairs(&mut pairs);
                 *next = Some((following, k::lanes_from_pairs(&pairs)));
                 k::store64(top)
             }
