@@ -144,7 +144,16 @@ def test_timeout_returns_none_and_progress_gets_stats(solver):
     assert seen[-1]["event"] == "stats" and seen[-1]["hash_rate"] > 0
 
 
-def test_keyboard_interrupt_stops_the_wait_quickly(solver):
+@pytest.fixture
+def ctrl_c_raises():
+    """Python's own Ctrl-C handler for the test: a process started with SIGINT ignored (a
+    background job of a non-interactive shell) gets no KeyboardInterrupt otherwise."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_keyboard_interrupt_stops_the_wait_quickly(solver, ctrl_c_raises):
     solver.set_v1(1, ZERO_HASH, HOTKEY, COLDKEY, 2**64 - 1)
     sent = []
 
